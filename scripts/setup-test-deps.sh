@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh machine of this project's kind and
+# is a no-op when everything is already there. Safe to run repeatedly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+/usr/bin/python3 -c 'import jwt' 2>/dev/null || need_apt+=(python3-jwt)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} from Debian"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# Independent JOSE verifier for the interoperability test (npm jose, pinned
+# in test/interop/package-lock.json).
+if [ ! -d test/interop/node_modules/jose ]; then
+  echo "setup: installing npm jose for the interop test"
+  npm ci --prefix test/interop --no-audit --no-fund --loglevel=error
+fi
+
+# Go modules, so test time is not spent downloading.
+go mod download
+(cd tools && go mod download)
