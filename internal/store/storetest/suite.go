@@ -1,0 +1,278 @@
+// Package storetest is the conformance suite every store.Store backend must
+// pass. A backend's test calls Run with a function that opens a fresh, empty
+// store.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/healthgate/healthgate/internal/store"
+)
+
+// Run runs the suite. open must return a new empty store for each call.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"EnrollIsIdempotent", testEnroll},
+		{"UnknownDevice", testUnknownDevice},
+		{"ReportConsumesNonce", testReportNonce},
+		{"ConcurrentReplays", testConcurrentReplays},
+		{"ReportForUnknownDevice", testReportUnknownDevice},
+		{"PurgeNonces", testPurge},
+		{"SigningKeys", testSigningKeys},
+		{"Secret", testSecret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tt.fn(t, s)
+		})
+	}
+}
+
+var t0 = time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+
+func device(id string) store.Device {
+	return store.Device{ID: id, PublicKey: []byte(`{"kty":"OKP"}`), JKT: "jkt-" + id, EnrolledAt: t0}
+}
+
+func report(id, dev, nonce string) store.Report {
+	return store.Report{ID: id, DeviceID: dev, Nonce: nonce, NonceExp: t0.Add(5 * time.Minute), Received: t0,
+		Platform: "linux", Tier: "warning", Score: 85, Findings: []string{"firewall_off"}, PolicyID: "p@1",
+		CertID: "c-" + id, CertExp: t0.Add(time.Hour), SWVersion: "1.0"}
+}
+
+func mustEnroll(t *testing.T, s store.Store, id string) {
+	t.Helper()
+	if _, _, err := s.EnrollDevice(context.Background(), device(id)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testEnroll(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	d := device("dev1")
+	d.Hardware = true
+	got, created, err := s.EnrollDevice(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !created {
+		t.Error("first enrolment: created = false")
+	}
+	if got.ID != d.ID || got.JKT != d.JKT || string(got.PublicKey) != string(d.PublicKey) || !got.Hardware || !got.EnrolledAt.Equal(t0) {
+		t.Errorf("stored device = %+v, want %+v", got, d)
+	}
+	again := d
+	again.EnrolledAt = t0.Add(time.Hour)
+	got, created, err = s.EnrollDevice(ctx, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created {
+		t.Error("second enrolment: created = true")
+	}
+	if !got.EnrolledAt.Equal(t0) {
+		t.Errorf("re-enrolment changed the enrolment time to %v", got.EnrolledAt)
+	}
+	other := device("dev2")
+	other.JKT = d.JKT
+	if _, _, err := s.EnrollDevice(ctx, other); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("enrolling a second id with the same key: err = %v, want ErrConflict", err)
+	}
+	fetched, err := s.Device(ctx, "dev1")
+	if err != nil || fetched.JKT != d.JKT {
+		t.Errorf("Device = %+v, %v", fetched, err)
+	}
+}
+
+func testUnknownDevice(t *testing.T, s store.Store) {
+	if _, err := s.Device(context.Background(), "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("err = %v, want ErrNotFound", err)
+	}
+	if _, err := s.LatestReport(context.Background(), "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("LatestReport err = %v, want ErrNotFound", err)
+	}
+}
+
+func testReportNonce(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustEnroll(t, s, "dev1")
+	r := report("r1", "dev1", "nonce-0001")
+	if err := s.RecordReport(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LatestReport(ctx, "dev1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != r.ID || got.Tier != r.Tier || got.Score != r.Score || len(got.Findings) != 1 || got.Findings[0] != "firewall_off" ||
+		!got.CertExp.Equal(r.CertExp) || got.CertID != r.CertID || got.PolicyID != r.PolicyID {
+		t.Errorf("LatestReport = %+v, want %+v", got, r)
+	}
+	replay := report("r2", "dev1", "nonce-0001")
+	if err := s.RecordReport(ctx, replay); !errors.Is(err, store.ErrNonceReplayed) {
+		t.Fatalf("replay: err = %v, want ErrNonceReplayed", err)
+	}
+	if got, _ := s.LatestReport(ctx, "dev1"); got.ID != "r1" {
+		t.Errorf("replayed report was stored: latest = %s", got.ID)
+	}
+	later := report("r3", "dev1", "nonce-0002")
+	later.Received = t0.Add(time.Minute)
+	if err := s.RecordReport(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.LatestReport(ctx, "dev1"); got.ID != "r3" {
+		t.Errorf("latest = %s, want r3", got.ID)
+	}
+}
+
+// testConcurrentReplays submits the same nonce from many goroutines at once:
+// exactly one may win, whatever the backend's batching does.
+func testConcurrentReplays(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustEnroll(t, s, "dev1")
+	const n = 32
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.RecordReport(ctx, report(fmt.Sprintf("r%d", i), "dev1", "same-nonce"))
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, store.ErrNonceReplayed):
+			t.Errorf("unexpected error %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d reports accepted for one nonce, want 1", ok)
+	}
+	// Distinct nonces in parallel all succeed.
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.RecordReport(ctx, report(fmt.Sprintf("d%d", i), "dev1", fmt.Sprintf("nonce-%04d", i)))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("report %d: %v", i, err)
+		}
+	}
+}
+
+func testReportUnknownDevice(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.RecordReport(ctx, report("r1", "ghost", "nonce-ghost")); err == nil {
+		t.Fatal("report for an unknown device was accepted")
+	}
+	// Its nonce was not consumed, and a good report alongside is unaffected.
+	mustEnroll(t, s, "dev1")
+	if err := s.RecordReport(ctx, report("r2", "dev1", "nonce-ghost")); err != nil {
+		t.Errorf("nonce of a failed report stayed consumed: %v", err)
+	}
+}
+
+func testPurge(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustEnroll(t, s, "dev1")
+	if err := s.RecordReport(ctx, report("r1", "dev1", "nonce-0001")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PurgeNonces(ctx, t0)
+	if err != nil || n != 0 {
+		t.Fatalf("purge before expiry = %d, %v; want 0", n, err)
+	}
+	n, err = s.PurgeNonces(ctx, t0.Add(6*time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("purge after expiry = %d, %v; want 1", n, err)
+	}
+}
+
+func testSigningKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	k1 := store.SigningKey{KID: "k1", Algorithm: "EdDSA", Private: []byte{1, 2, 3}, Created: t0}
+	k2 := store.SigningKey{KID: "k2", Algorithm: "EdDSA", Private: []byte{4, 5, 6}, Created: t0.Add(time.Hour)}
+	for _, k := range []store.SigningKey{k2, k1} {
+		if err := s.AddSigningKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AddSigningKey(ctx, k1); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("duplicate kid: err = %v, want ErrConflict", err)
+	}
+	if err := s.RetireSigningKey(ctx, "k1", t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RetireSigningKey(ctx, "k1", t0.Add(3*time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("retiring twice: err = %v, want ErrNotFound", err)
+	}
+	keys, err := s.SigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || keys[0].KID != "k1" || keys[1].KID != "k2" {
+		t.Fatalf("keys = %+v, want k1, k2 oldest first", keys)
+	}
+	if !keys[0].Retired.Equal(t0.Add(2*time.Hour)) || !keys[1].Retired.IsZero() || string(keys[1].Private) != "\x04\x05\x06" {
+		t.Errorf("keys = %+v", keys)
+	}
+	if err := s.DeleteSigningKey(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := s.SigningKeys(ctx); len(keys) != 1 {
+		t.Errorf("after delete: %d keys", len(keys))
+	}
+}
+
+func testSecret(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var calls int
+	var mu sync.Mutex
+	create := func() ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		return []byte(fmt.Sprintf("secret-%d", calls)), nil
+	}
+	var wg sync.WaitGroup
+	got := make([][]byte, 8)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := s.Secret(ctx, "nonce-key", create)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = v
+		}()
+	}
+	wg.Wait()
+	for _, v := range got {
+		if string(v) != string(got[0]) {
+			t.Fatalf("secrets differ: %q vs %q", v, got[0])
+		}
+	}
+	if _, err := s.Secret(ctx, "other", func() ([]byte, error) { return nil, errors.New("boom") }); err == nil {
+		t.Error("create error was swallowed")
+	}
+}
