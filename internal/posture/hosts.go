@@ -1,0 +1,126 @@
+package posture
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+
+	"github.com/healthgate/healthgate/evidence"
+)
+
+// Limits on the hosts file.
+const (
+	maxHostsEntries = 512     // entries a report carries (the evidence limit)
+	maxHostsBytes   = 1 << 20 // bytes of the file read; the rest is ignored
+)
+
+// parseHosts returns the entries of a hosts file that are not the standard
+// loopback and IPv6 multicast lines, one per distinct (host, address) pair
+// in file order, with host names lower-cased and without a trailing dot.
+// Lines that do not parse, invalid addresses and invalid host names are
+// skipped. hostname is the device's own name (from /etc/hostname), whose
+// loopback line is standard too; it may be empty. truncated is true when
+// there were more than maxHostsEntries entries.
+func parseHosts(data []byte, hostname string) (entries []evidence.HostEntry, truncated bool) {
+	hostname = normalizeHost(hostname)
+	seen := make(map[evidence.HostEntry]bool)
+	entries = []evidence.HostEntry{}
+	for len(data) > 0 {
+		var line []byte
+		line, data, _ = bytes.Cut(data, []byte{'\n'})
+		if i := bytes.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		fields := strings.Fields(string(line))
+		if len(fields) < 2 || len(fields[0]) > 64 {
+			continue
+		}
+		addr, err := netip.ParseAddr(fields[0])
+		if err != nil {
+			continue
+		}
+		for _, h := range fields[1:] {
+			h = normalizeHost(h)
+			if h == "" || standardHostsEntry(addr, h, hostname) {
+				continue
+			}
+			e := evidence.HostEntry{Host: h, IP: addr.String()}
+			if seen[e] {
+				continue
+			}
+			if len(entries) == maxHostsEntries {
+				return entries, true
+			}
+			seen[e] = true
+			entries = append(entries, e)
+		}
+	}
+	return entries, false
+}
+
+// Networks of the standard IPv6 lines (ff02::1 ip6-allnodes, fe00::0
+// ip6-localnet, …) that every distribution writes.
+var (
+	ipv6LinkMulticast = netip.MustParsePrefix("ff02::/16")
+	ipv6LocalNet      = netip.MustParsePrefix("fe00::/16")
+)
+
+// standardHostsEntry reports whether (addr, host) is one of the lines
+// distributions write themselves: localhost names on loopback, the
+// device's own name on loopback (Debian's 127.0.1.1 line), and the IPv6
+// multicast names. A payment domain on loopback is not standard and stays.
+func standardHostsEntry(addr netip.Addr, host, hostname string) bool {
+	addr = addr.Unmap().WithZone("")
+	if ipv6LinkMulticast.Contains(addr) || ipv6LocalNet.Contains(addr) {
+		return true
+	}
+	if !addr.IsLoopback() {
+		return false
+	}
+	switch host {
+	case "localhost", "localhost.localdomain", "localhost4", "localhost4.localdomain4",
+		"localhost6", "localhost6.localdomain6":
+		return true
+	}
+	if strings.HasPrefix(host, "ip6-") {
+		return true
+	}
+	// Debian writes "127.0.1.1 name.domain name" for the device's own
+	// name; other systems put the name on 127.0.0.1 or ::1.
+	debian := addr == netip.AddrFrom4([4]byte{127, 0, 1, 1})
+	if hostname == "" {
+		return debian && !strings.Contains(host, ".")
+	}
+	short, _, _ := strings.Cut(hostname, ".")
+	return host == hostname || host == short || debian && strings.HasPrefix(host, short+".")
+}
+
+// normalizeHost returns h lower-cased without a trailing dot, or "" when
+// it is not a valid DNS host name (letters, digits, '-' and '_' in labels
+// of 1 to 63 bytes, at most 253 bytes in all).
+func normalizeHost(h string) string {
+	h = strings.TrimSuffix(strings.ToLower(h), ".")
+	if h == "" || len(h) > 253 {
+		return ""
+	}
+	label := 0
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case c == '.':
+			if label == 0 {
+				return ""
+			}
+			label = 0
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+			if label++; label > 63 {
+				return ""
+			}
+		default:
+			return ""
+		}
+	}
+	if label == 0 {
+		return ""
+	}
+	return h
+}

@@ -1,0 +1,49 @@
+//go:build !linux
+
+package posture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+
+	"github.com/healthgate/healthgate/evidence"
+)
+
+// unsupported is the error of collectors not written yet for this system.
+func unsupported(group string) error {
+	return fmt.Errorf("%s facts on %s: %w", group, runtime.GOOS, errors.ErrUnsupported)
+}
+
+func (osCollector) Collect(context.Context, *Env, *evidence.Facts) error {
+	return unsupported(groupOS)
+}
+
+func (firewallCollector) Collect(context.Context, *Env, *evidence.Facts) error {
+	return unsupported(groupFirewall)
+}
+
+func (antivirusCollector) Collect(context.Context, *Env, *evidence.Facts) error {
+	return unsupported(groupAntivirus)
+}
+
+func (hostsCollector) Collect(context.Context, *Env, *evidence.Facts) error {
+	return unsupported(groupHosts)
+}
+
+func (dnsCollector) Collect(context.Context, *Env, *evidence.Facts) error {
+	return unsupported(groupDNS)
+}
+
+func (proxyCollector) Collect(context.Context, *Env, *evidence.Facts) error {
+	return unsupported(groupProxy)
+}
+
+func (trustStoreCollector) Collect(context.Context, *Env, *evidence.Facts) error {
+	return unsupported(groupTrustStore)
+}
+
+func (processCollector) Collect(context.Context, *Env, *evidence.Facts) error {
+	return unsupported(groupProcesses)
+}

