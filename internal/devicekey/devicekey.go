@@ -1,0 +1,177 @@
+// Package devicekey gives the agent its device key as a crypto.Signer. The
+// default backend is an Ed25519 key in a PKCS #8 PEM file readable only by
+// its owner; hardware backends (TPM) satisfy the same Key interface.
+package devicekey
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Key is a device key.
+type Key interface {
+	crypto.Signer
+	// Hardware reports whether the private key cannot leave a hardware
+	// module (TPM, Secure Enclave).
+	Hardware() bool
+}
+
+type fileKey struct{ ed25519.PrivateKey }
+
+func (fileKey) Hardware() bool { return false }
+
+// LoadOrCreateFile loads the Ed25519 key at path, or creates it (mode 0600)
+// when the file does not exist. A key file readable by others is refused.
+func LoadOrCreateFile(path string) (Key, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return createFile(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("device key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("device key %s is not a PEM private key", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("device key %s: %w", path, err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("device key %s is %T, want Ed25519", path, k)
+	}
+	return fileKey{priv}, nil
+}
+
+func createFile(path string) (Key, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	// Write to a temporary file and rename so a crash never leaves half a key.
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, err
+	}
+	return fileKey{priv}, nil
+}
+
+// JWK is the public JSON Web Key of a device key (OKP Ed25519 or EC P-256).
+type JWK struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Y   string `json:"y,omitempty"`
+}
+
+// PublicJWK returns the JWK of a public key.
+func PublicJWK(pub crypto.PublicKey) (JWK, error) {
+	enc := base64.RawURLEncoding
+	switch k := pub.(type) {
+	case ed25519.PublicKey:
+		if len(k) != ed25519.PublicKeySize {
+			return JWK{}, errors.New("ed25519 public key has the wrong size")
+		}
+		return JWK{Kty: "OKP", Crv: "Ed25519", X: enc.EncodeToString(k)}, nil
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() {
+			return JWK{}, errors.New("only P-256 keys are supported")
+		}
+		b, err := k.Bytes() // uncompressed point 0x04 || X || Y
+		if err != nil {
+			return JWK{}, err
+		}
+		return JWK{Kty: "EC", Crv: "P-256", X: enc.EncodeToString(b[1:33]), Y: enc.EncodeToString(b[33:])}, nil
+	default:
+		return JWK{}, fmt.Errorf("unsupported key type %T", pub)
+	}
+}
+
+// PublicKey parses the JWK back into a public key, validating it.
+func (j JWK) PublicKey() (crypto.PublicKey, error) {
+	enc := base64.RawURLEncoding
+	switch {
+	case j.Kty == "OKP" && j.Crv == "Ed25519" && j.Y == "":
+		x, err := enc.DecodeString(j.X)
+		if err != nil || len(x) != ed25519.PublicKeySize {
+			return nil, errors.New("jwk: bad Ed25519 x")
+		}
+		return ed25519.PublicKey(x), nil
+	case j.Kty == "EC" && j.Crv == "P-256":
+		x, errX := enc.DecodeString(j.X)
+		y, errY := enc.DecodeString(j.Y)
+		if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
+			return nil, errors.New("jwk: bad P-256 coordinates")
+		}
+		pt := append([]byte{4}, append(x, y...)...)
+		k, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pt)
+		if err != nil {
+			return nil, fmt.Errorf("jwk: %w", err)
+		}
+		return k, nil
+	default:
+		return nil, fmt.Errorf("jwk: unsupported key kty=%q crv=%q", j.Kty, j.Crv)
+	}
+}
+
+// Thumbprint returns the RFC 7638 SHA-256 thumbprint, base64url.
+func (j JWK) Thumbprint() string {
+	var in []byte
+	switch j.Kty {
+	case "EC":
+		in, _ = json.Marshal(struct {
+			Crv string `json:"crv"`
+			Kty string `json:"kty"`
+			X   string `json:"x"`
+			Y   string `json:"y"`
+		}{j.Crv, j.Kty, j.X, j.Y})
+	default:
+		in, _ = json.Marshal(struct {
+			Crv string `json:"crv"`
+			Kty string `json:"kty"`
+			X   string `json:"x"`
+		}{j.Crv, j.Kty, j.X})
+	}
+	sum := sha256.Sum256(in)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}

@@ -1,0 +1,141 @@
+// Package verify checks device evidence: the signature against the enrolled
+// key with the algorithm pinned by that key, the challenge nonce, the clock
+// skew, the size and the claim schema. It always returns an Appraisal: a
+// failure is a verdict with a reason code, never only an error.
+package verify
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/healthgate/healthgate/evidence"
+	"github.com/healthgate/healthgate/internal/devicekey"
+	"github.com/healthgate/healthgate/internal/store"
+	"github.com/healthgate/healthgate/token"
+)
+
+// Reason codes of failed verification. They are stable: clients and
+// dashboards key on them.
+const (
+	ReasonOK            = "ok"
+	ReasonTooLarge      = "evidence_too_large"
+	ReasonMalformed     = "evidence_malformed"
+	ReasonSchema        = "evidence_schema"
+	ReasonAlgorithm     = "evidence_algorithm"
+	ReasonUnknownDevice = "unknown_device"
+	ReasonBadSignature  = "bad_signature"
+	ReasonNonceUnknown  = "nonce_unknown"
+	ReasonNonceExpired  = "nonce_expired"
+	ReasonNonceReplayed = "nonce_replayed"
+	ReasonClockSkew     = "clock_skew"
+	ReasonInternal      = "internal_error"
+)
+
+// Appraisal is the outcome of verifying evidence. When Reason is not
+// ReasonOK, Tier says how bad it is and Status is the HTTP status to answer
+// with; Claims is nil.
+type Appraisal struct {
+	Reason  string
+	Message string // safe to show to the client
+	Tier    string // token.TierNone or token.TierContraindicated on failure
+	Status  int
+	Err     error // internal cause, for logs only
+
+	Claims    *evidence.Claims
+	Device    store.Device
+	PublicKey crypto.PublicKey
+	NonceExp  time.Time
+}
+
+// OK reports whether the evidence verified.
+func (a *Appraisal) OK() bool { return a.Reason == ReasonOK }
+
+// Devices finds enrolled devices.
+type Devices interface {
+	Device(ctx context.Context, id string) (store.Device, error)
+}
+
+// DefaultMaxSkew bounds how far a report's iat may be from the server clock.
+const DefaultMaxSkew = 5 * time.Minute
+
+// Verifier checks evidence. It is safe for concurrent use.
+type Verifier struct {
+	Devices Devices
+	Nonces  *Nonces
+	Now     func() time.Time
+	MaxSkew time.Duration
+}
+
+func fail(reason, msg, tier string, status int, err error) Appraisal {
+	return Appraisal{Reason: reason, Message: msg, Tier: tier, Status: status, Err: err}
+}
+
+// Verify appraises one evidence token.
+func (v *Verifier) Verify(ctx context.Context, tok []byte) Appraisal {
+	if len(tok) > evidence.MaxSize {
+		return fail(ReasonTooLarge, "evidence is larger than the limit", token.TierNone, http.StatusRequestEntityTooLarge, nil)
+	}
+	// Unverified parse, only to learn which device claims to have signed.
+	unverified, err := evidence.Parse(tok)
+	if err != nil {
+		return parseFailure(err)
+	}
+	dev, err := v.Devices.Device(ctx, unverified.UEID)
+	if errors.Is(err, store.ErrNotFound) {
+		return fail(ReasonUnknownDevice, "device is not enrolled", token.TierNone, http.StatusNotFound, nil)
+	}
+	if err != nil {
+		return fail(ReasonInternal, "could not look up the device", token.TierNone, http.StatusServiceUnavailable, err)
+	}
+	var jwk devicekey.JWK
+	if err := json.Unmarshal(dev.PublicKey, &jwk); err != nil {
+		return fail(ReasonInternal, "stored device key is unreadable", token.TierNone, http.StatusInternalServerError, err)
+	}
+	pub, err := jwk.PublicKey()
+	if err != nil {
+		return fail(ReasonInternal, "stored device key is unreadable", token.TierNone, http.StatusInternalServerError, err)
+	}
+	claims, err := evidence.Verify(tok, pub)
+	if err != nil {
+		if errors.Is(err, evidence.ErrBadSignature) {
+			// Someone presented evidence for this device that its key did not
+			// sign: the report proves nothing and may be an attack.
+			return fail(ReasonBadSignature, "evidence signature does not match the enrolled device key",
+				token.TierContraindicated, http.StatusUnauthorized, err)
+		}
+		return parseFailure(err)
+	}
+	nonceExp, err := v.Nonces.Check(claims.UEID, claims.Nonce)
+	switch {
+	case errors.Is(err, ErrNonceExpired):
+		return fail(ReasonNonceExpired, "challenge nonce has expired: ask for a new one", token.TierNone, http.StatusUnauthorized, nil)
+	case err != nil:
+		return fail(ReasonNonceUnknown, "challenge nonce was not issued to this device", token.TierNone, http.StatusUnauthorized, nil)
+	}
+	skew := v.MaxSkew
+	if skew == 0 {
+		skew = DefaultMaxSkew
+	}
+	if d := time.Unix(claims.IssuedAt, 0).Sub(v.Now()); d > skew || d < -skew {
+		return fail(ReasonClockSkew, "report time (iat) is too far from the server clock: check the device clock",
+			token.TierNone, http.StatusBadRequest, nil)
+	}
+	return Appraisal{Reason: ReasonOK, Status: http.StatusOK, Claims: claims, Device: dev, PublicKey: pub, NonceExp: nonceExp}
+}
+
+func parseFailure(err error) Appraisal {
+	switch {
+	case errors.Is(err, evidence.ErrTooLarge):
+		return fail(ReasonTooLarge, "evidence is larger than the limit", token.TierNone, http.StatusRequestEntityTooLarge, err)
+	case errors.Is(err, evidence.ErrAlgorithm):
+		return fail(ReasonAlgorithm, "evidence algorithm is not allowed for this device key", token.TierNone, http.StatusBadRequest, err)
+	case errors.Is(err, evidence.ErrSchema):
+		return fail(ReasonSchema, err.Error(), token.TierNone, http.StatusBadRequest, err)
+	default:
+		return fail(ReasonMalformed, "evidence is not a valid compact JWS", token.TierNone, http.StatusBadRequest, err)
+	}
+}
