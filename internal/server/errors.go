@@ -1,0 +1,127 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+)
+
+// httpError is an error with two audiences: Code and Message are safe to
+// send to the client; Err is the internal cause and is only logged.
+type httpError struct {
+	Status  int
+	Code    string
+	Message string
+	Err     error
+	// Extra fields merged into the error body (e.g. an appraisal).
+	Extra map[string]any
+}
+
+func (e *httpError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *httpError) Unwrap() error { return e.Err }
+
+func errorf(status int, code, format string, args ...any) *httpError {
+	return &httpError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// handler is an http.Handler that returns an error instead of writing one.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) wrap(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		if r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
+			// The client went away; there is nobody to answer.
+			s.log.Debug("request abandoned by the client", slog.String("path", r.URL.Path))
+			return
+		}
+		var he *httpError
+		if !errors.As(err, &he) {
+			he = &httpError{Status: http.StatusInternalServerError, Code: "internal_error",
+				Message: "the service could not handle the request", Err: err}
+		}
+		if he.Status >= 500 {
+			s.log.Error("request failed", slog.String("path", r.URL.Path), slog.String("code", he.Code), slog.Any("err", he.Err))
+		} else if he.Err != nil {
+			s.log.Debug("request refused", slog.String("path", r.URL.Path), slog.String("code", he.Code), slog.Any("err", he.Err))
+		}
+		body := map[string]any{"error": map[string]string{"code": he.Code, "message": he.Message}}
+		for k, v := range he.Extra {
+			body[k] = v
+		}
+		writeJSON(w, he.Status, body)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// requireType checks the request's media type.
+func requireType(r *http.Request, want ...string) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err == nil {
+		for _, w := range want {
+			if mt == w {
+				return nil
+			}
+		}
+	}
+	return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be %s", want[0])
+}
+
+// readBody reads at most limit bytes of the body.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, errorf(http.StatusRequestEntityTooLarge, "too_large", "request body is larger than %d bytes", limit)
+	case err != nil:
+		return nil, &httpError{Status: http.StatusBadRequest, Code: "bad_request", Message: "could not read the request body", Err: err}
+	}
+	return body, nil
+}
+
+// decodeJSON strictly decodes a JSON body: unknown fields and trailing data
+// are errors.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	if err := requireType(r, "application/json"); err != nil {
+		return err
+	}
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &httpError{Status: http.StatusBadRequest, Code: "bad_json", Message: "request body is not valid JSON for this endpoint: " + err.Error(), Err: err}
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, "bad_json", "request body has data after the JSON value")
+	}
+	return nil
+}
