@@ -1,0 +1,300 @@
+// Package agent is the device side of Healthgate: it enrols the device key,
+// asks for a challenge, collects posture, signs the evidence, submits it and
+// keeps the certificate the server issues. It never imports server code.
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/healthgate/healthgate/evidence"
+	"github.com/healthgate/healthgate/internal/devicekey"
+	"github.com/healthgate/healthgate/internal/posture"
+)
+
+// SWName is the evidence swname of this agent.
+const SWName = "healthgate-agent"
+
+// Config configures an Agent.
+type Config struct {
+	Server   string // base URL of the health service
+	StateDir string // device key, enrolment and current certificate
+	Root     string // collectors read the device's files under Root ("/" by default)
+	Version  string
+	Client   *http.Client
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Agent reports a device's health.
+type Agent struct {
+	cfg  Config
+	base *url.URL
+	key  devicekey.Key
+	jwk  devicekey.JWK
+	log  *slog.Logger
+}
+
+// Files in the state directory.
+const (
+	keyFile         = "device.key"
+	enrolmentFile   = "enrolment.json"
+	certificateFile = "certificate.jwt"
+	lastReportFile  = "last-report.json"
+)
+
+// New validates the configuration and loads (or creates) the device key.
+func New(cfg Config) (*Agent, error) {
+	u, err := url.Parse(cfg.Server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("server URL %q must be http(s)://host[:port]", cfg.Server)
+	}
+	if cfg.StateDir == "" {
+		return nil, errors.New("state directory is required")
+	}
+	if cfg.Root == "" {
+		cfg.Root = "/"
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, err
+	}
+	key, err := devicekey.LoadOrCreateFile(filepath.Join(cfg.StateDir, keyFile))
+	if err != nil {
+		return nil, err
+	}
+	jwk, err := devicekey.PublicJWK(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{cfg: cfg, base: u, key: key, jwk: jwk, log: cfg.Logger}, nil
+}
+
+// Enrolment is what the agent remembers about its registration.
+type Enrolment struct {
+	Server   string `json:"server"`
+	DeviceID string `json:"device_id"`
+	JKT      string `json:"jkt"`
+}
+
+// APIError is an error answer from the server.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("server refused (%d %s): %s", e.Status, e.Code, e.Message)
+}
+
+// Enroll registers the device key with the server unless this state
+// directory is already enrolled there, and returns the device id.
+func (a *Agent) Enroll(ctx context.Context) (string, error) {
+	var e Enrolment
+	if err := readJSON(filepath.Join(a.cfg.StateDir, enrolmentFile), &e); err == nil &&
+		e.Server == a.cfg.Server && e.JKT == a.jwk.Thumbprint() && e.DeviceID != "" {
+		return e.DeviceID, nil
+	}
+	var resp struct {
+		DeviceID string `json:"device_id"`
+		JKT      string `json:"jkt"`
+	}
+	if _, err := a.post(ctx, "/v1/enroll", "application/json", map[string]any{"public_key": a.jwk, "platform": posture.Platform()}, &resp); err != nil {
+		return "", fmt.Errorf("enrolling: %w", err)
+	}
+	if resp.JKT != a.jwk.Thumbprint() {
+		return "", fmt.Errorf("enrolling: server registered key %s, not ours", resp.JKT)
+	}
+	e = Enrolment{Server: a.cfg.Server, DeviceID: resp.DeviceID, JKT: resp.JKT}
+	if err := writeFileAtomic(filepath.Join(a.cfg.StateDir, enrolmentFile), mustJSON(e), 0o600); err != nil {
+		return "", err
+	}
+	a.log.Info("enrolled", slog.String("device_id", e.DeviceID))
+	return e.DeviceID, nil
+}
+
+// Result is the server's answer to a report. Raw keeps it verbatim.
+type Result struct {
+	DeviceID    string    `json:"device_id"`
+	ReportID    string    `json:"report_id"`
+	Tier        string    `json:"tier"`
+	Score       int       `json:"score"`
+	Findings    []Finding `json:"findings"`
+	PolicyID    string    `json:"policy_id"`
+	Certificate string    `json:"certificate"`
+	ExpiresAt   time.Time `json:"expires_at"`
+
+	Raw json.RawMessage `json:"-"`
+}
+
+// Finding is one problem the server found, with text for the user.
+type Finding struct {
+	Code        string            `json:"code"`
+	Tier        string            `json:"tier"`
+	Category    string            `json:"category"`
+	Title       map[string]string `json:"title"`
+	Remediation map[string]string `json:"remediation"`
+}
+
+// Collect gathers the device's posture under the configured root.
+func (a *Agent) Collect(ctx context.Context) evidence.Facts {
+	return posture.Collect(ctx, posture.Options{Root: a.cfg.Root, Now: a.cfg.Now})
+}
+
+// ReportOnce enrols if needed, asks for a challenge, collects posture, signs
+// and submits the evidence, and stores the certificate it gets back.
+func (a *Agent) ReportOnce(ctx context.Context) (*Result, error) {
+	id, err := a.Enroll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := a.Evidence(ctx, id, a.Collect(ctx), nil)
+	if err != nil {
+		return nil, err
+	}
+	return a.Submit(ctx, tok)
+}
+
+// Evidence asks the server for a challenge and signs a report of facts for it.
+func (a *Agent) Evidence(ctx context.Context, deviceID string, facts evidence.Facts, findings []evidence.Finding) ([]byte, error) {
+	var ch struct {
+		Nonce string `json:"nonce"`
+	}
+	if _, err := a.post(ctx, "/v1/challenge", "application/json", map[string]string{"device_id": deviceID}, &ch); err != nil {
+		return nil, fmt.Errorf("asking for a challenge: %w", err)
+	}
+	claims := &evidence.Claims{
+		Nonce: ch.Nonce, UEID: deviceID, IssuedAt: a.cfg.Now().Unix(), SWName: SWName, SWVersion: a.cfg.Version,
+		Platform: posture.Platform(), Facts: facts, Findings: findings,
+	}
+	return evidence.Sign(claims, a.key)
+}
+
+// Submit sends signed evidence and stores the certificate it gets back.
+func (a *Agent) Submit(ctx context.Context, tok []byte) (*Result, error) {
+	var res Result
+	raw, err := a.post(ctx, "/v1/reports", evidence.MediaType, tok, &res)
+	if err != nil {
+		return nil, fmt.Errorf("submitting report: %w", err)
+	}
+	res.Raw = raw
+	if err := writeFileAtomic(filepath.Join(a.cfg.StateDir, certificateFile), []byte(res.Certificate+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(a.cfg.StateDir, lastReportFile), raw, 0o600); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// Certificate returns the stored certificate, if any.
+func (a *Agent) Certificate() (string, error) {
+	b, err := os.ReadFile(filepath.Join(a.cfg.StateDir, certificateFile))
+	return strings.TrimSpace(string(b)), err
+}
+
+// post sends body (bytes as is, anything else as JSON) and decodes a 2xx
+// answer into out. It returns the raw answer.
+func (a *Agent) post(ctx context.Context, path, contentType string, body any, out any) ([]byte, error) {
+	var payload []byte
+	switch b := body.(type) {
+	case []byte:
+		payload = b
+	default:
+		payload = mustJSON(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base.JoinPath(path).String(), bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("User-Agent", SWName+"/"+a.cfg.Version)
+	resp, err := a.cfg.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
+			return nil, &APIError{Status: resp.StatusCode, Code: "http_error", Message: strings.TrimSpace(string(raw))}
+		}
+		return nil, &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return nil, fmt.Errorf("server answer is not the expected JSON: %w", err)
+	}
+	return raw, nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only called with types that always marshal
+	}
+	return b
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// writeFileAtomic writes via a temporary file and rename, so a crash never
+// leaves a half-written state file.
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/healthgate/healthgate/internal/issuer"
+	"github.com/healthgate/healthgate/internal/policy"
+	"github.com/healthgate/healthgate/internal/server"
+	"github.com/healthgate/healthgate/internal/store"
+	"github.com/healthgate/healthgate/internal/store/sqlite"
+	"github.com/healthgate/healthgate/internal/verify"
+)
+
+// ServerConfig is the configuration of `healthgate server`.
+type ServerConfig struct {
+	Listen     string
+	DataDir    string
+	DB         string // empty: SQLite under DataDir
+	PolicyFile string
+	LogLevel   string
+	Lifetimes  issuer.Lifetimes
+	NonceTTL   time.Duration
+	MaxSkew    time.Duration
+}
+
+// DefaultServerConfig returns the defaults of design.md.
+func DefaultServerConfig() ServerConfig {
+	return ServerConfig{
+		Listen:    "127.0.0.1:8080",
+		DataDir:   "./healthgate-data",
+		LogLevel:  "info",
+		Lifetimes: issuer.DefaultLifetimes(),
+		NonceTTL:  verify.DefaultNonceTTL,
+		MaxSkew:   verify.DefaultMaxSkew,
+	}
+}
+
+// Validate reports every problem at once.
+func (c ServerConfig) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: %v", c.Listen, err))
+	} else if host, _, _ := net.SplitHostPort(c.Listen); host != "" && host != "localhost" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			errs = append(errs, fmt.Errorf("--listen %q: host must be an IP address", c.Listen))
+		}
+	}
+	if c.DB == "" && c.DataDir == "" {
+		errs = append(errs, errors.New("--data must name a directory"))
+	}
+	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") && !strings.HasPrefix(c.DB, "sqlite:") {
+		errs = append(errs, fmt.Errorf("--db %q: want postgres://… or sqlite:PATH", c.DB))
+	}
+	if err := c.Lifetimes.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.NonceTTL < verify.MinNonceTTL || c.NonceTTL > verify.MaxNonceTTL {
+		errs = append(errs, fmt.Errorf("--nonce-ttl %v is outside [%v, %v]", c.NonceTTL, verify.MinNonceTTL, verify.MaxNonceTTL))
+	}
+	if c.MaxSkew < time.Second || c.MaxSkew > time.Hour {
+		errs = append(errs, fmt.Errorf("--max-skew %v is outside [1s, 1h]", c.MaxSkew))
+	}
+	if _, err := newLogger(io.Discard, c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *ServerConfig) flags(fs interface {
+	StringVar(*string, string, string, string)
+	DurationVar(*time.Duration, string, time.Duration, string)
+}) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve HTTP on")
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (SQLite database)")
+	fs.StringVar(&c.DB, "db", c.DB, "database URL: postgres://… for the scale path (default: SQLite under --data)")
+	fs.StringVar(&c.PolicyFile, "policy", c.PolicyFile, "health policy YAML file (default: the embedded policy)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.DurationVar(&c.Lifetimes.Affirming, "cert-ttl", c.Lifetimes.Affirming, "certificate lifetime for a healthy device")
+	fs.DurationVar(&c.Lifetimes.Warning, "cert-ttl-warning", c.Lifetimes.Warning, "certificate lifetime for a device at risk")
+	fs.DurationVar(&c.NonceTTL, "nonce-ttl", c.NonceTTL, "challenge nonce lifetime")
+	fs.DurationVar(&c.MaxSkew, "max-skew", c.MaxSkew, "allowed difference between device and server clocks")
+}
+
+// openStore opens the configured backend.
+func openStore(ctx context.Context, dataDir, db string) (store.Store, error) {
+	switch {
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return nil, errors.New("the PostgreSQL backend is not built yet: use the default SQLite store (omit --db)")
+	case strings.HasPrefix(db, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//")
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		return sqlite.Open(ctx, path)
+	default:
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, err
+		}
+		return sqlite.Open(ctx, filepath.Join(dataDir, "healthgate.db"))
+	}
+}
+
+func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg := DefaultServerConfig()
+	fs := newFlagSet("server", stderr)
+	cfg.flags(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "healthgate server: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "healthgate server: invalid configuration:\n%v\n", err)
+		return exitUsage
+	}
+	log, _ := newLogger(stderr, cfg.LogLevel)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		log.Error("cannot listen", slog.String("addr", cfg.Listen), slog.Any("err", err))
+		return exitFail
+	}
+	srv, closeStore, err := startServer(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
+		log.Error("cannot start", slog.Any("err", err))
+		return exitFail
+	}
+	defer closeStore()
+	log.Info("healthgate server listening", slog.String("url", "http://"+ln.Addr().String()), slog.String("version", Version()))
+	if err := srv.Serve(ctx, ln); err != nil {
+		log.Error("server stopped", slog.Any("err", err))
+		return exitFail
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+// startServer opens the store and builds the server.
+func startServer(ctx context.Context, cfg ServerConfig, log *slog.Logger) (*server.Server, func(), error) {
+	pol := policy.Default()
+	if cfg.PolicyFile != "" {
+		var err error
+		if pol, err = policy.LoadFile(cfg.PolicyFile); err != nil {
+			return nil, nil, fmt.Errorf("policy %s: %w", cfg.PolicyFile, err)
+		}
+	}
+	st, err := openStore(ctx, cfg.DataDir, cfg.DB)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := server.New(ctx, server.Options{
+		Store: st, Policy: pol, Lifetimes: cfg.Lifetimes, NonceTTL: cfg.NonceTTL, MaxSkew: cfg.MaxSkew,
+		Version: Version(), Logger: log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return srv, func() {
+		if err := st.Close(); err != nil {
+			log.Warn("closing store", slog.Any("err", err))
+		}
+	}, nil
+}
