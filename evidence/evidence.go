@@ -36,6 +36,9 @@ const (
 	maxProcesses  = 4096
 	maxFindings   = 256
 	maxUnknown    = 32
+	maxProfiles   = 8
+	maxExtensions = 512
+	maxPerms      = 64
 	minNonceLen   = 8  // EAT: eat_nonce is 8 to 64 bytes; we use its
 	maxNonceLen   = 88 // base64url text, at most 88 characters
 )
@@ -233,6 +236,7 @@ func (f *Facts) validate(p *problems) {
 		p.str("facts.os.name", o.Name, true)
 		p.str("facts.os.version", o.Version, false)
 		p.str("facts.os.kernel", o.Kernel, false)
+		p.str("facts.os.build", o.Build, false)
 	}
 	if fw := f.Firewall; fw != nil {
 		p.str("facts.firewall.backend", fw.Backend, false)
@@ -243,6 +247,7 @@ func (f *Facts) validate(p *problems) {
 		}
 		for i, pr := range av.Products {
 			p.str(fmt.Sprintf("facts.antivirus.products[%d].name", i), pr.Name, true)
+			p.str(fmt.Sprintf("facts.antivirus.products[%d].state", i), pr.State, false)
 		}
 	}
 	if h := f.Hosts; h != nil {
@@ -291,6 +296,55 @@ func (f *Facts) validate(p *problems) {
 				p.addf("facts.processes.running[%d].sha256 is not 64 hex digits", i)
 			}
 		}
+	}
+	if fw := f.Firewall; fw != nil {
+		if len(fw.Profiles) > maxProfiles || len(fw.Products) > maxAntivirus {
+			p.addf("too many firewall profiles or products")
+		}
+		for i, pr := range fw.Profiles {
+			p.str(fmt.Sprintf("facts.firewall.profiles[%d].name", i), pr.Name, true)
+		}
+		for i, pr := range fw.Products {
+			p.str(fmt.Sprintf("facts.firewall.products[%d].name", i), pr.Name, true)
+			p.str(fmt.Sprintf("facts.firewall.products[%d].state", i), pr.State, false)
+		}
+	}
+	if av := f.Antivirus; av != nil {
+		if len(av.Antispyware) > maxAntivirus {
+			p.addf("more than %d antispyware products", maxAntivirus)
+		}
+		for i, pr := range av.Antispyware {
+			p.str(fmt.Sprintf("facts.antivirus.antispyware[%d].name", i), pr.Name, true)
+			p.str(fmt.Sprintf("facts.antivirus.antispyware[%d].state", i), pr.State, false)
+		}
+	}
+	if d := f.DiskEncryption; d != nil {
+		p.str("facts.disk_encryption.method", d.Method, false)
+	}
+	if s := f.ScreenLock; s != nil && s.IdleSeconds < 0 {
+		p.addf("facts.screen_lock.idle_seconds is negative")
+	}
+	if ps := f.PlatformSecurity; ps != nil {
+		p.str("facts.platform_security.xprotect_version", ps.XProtectVersion, false)
+	}
+	if b := f.Browsers; b != nil {
+		if len(b.Extensions) > maxExtensions {
+			p.addf("more than %d browser extensions", maxExtensions)
+		}
+		for i, e := range b.Extensions {
+			p.str(fmt.Sprintf("facts.browsers.extensions[%d].browser", i), e.Browser, true)
+			p.str(fmt.Sprintf("facts.browsers.extensions[%d].id", i), e.ID, true)
+			p.str(fmt.Sprintf("facts.browsers.extensions[%d].name", i), e.Name, false)
+			if len(e.Permissions) > maxPerms {
+				p.addf("facts.browsers.extensions[%d] has more than %d permissions", i, maxPerms)
+			}
+			for _, perm := range e.Permissions {
+				p.str(fmt.Sprintf("facts.browsers.extensions[%d].permissions", i), perm, true)
+			}
+		}
+	}
+	if v := f.Virtualization; v != nil {
+		p.str("facts.virtualization.product", v.Product, false)
 	}
 	if len(f.Unknown) > maxUnknown {
 		p.addf("more than %d unknown facts", maxUnknown)

@@ -18,6 +18,13 @@ type Facts struct {
 	TrustStore *TrustStoreFacts `json:"trust_store,omitempty"`
 	Processes  *ProcessFacts    `json:"processes,omitempty"`
 
+	DiskEncryption   *DiskEncryptionFacts   `json:"disk_encryption,omitempty"`
+	SecureBoot       *SecureBootFacts       `json:"secure_boot,omitempty"`
+	ScreenLock       *ScreenLockFacts       `json:"screen_lock,omitempty"`
+	PlatformSecurity *PlatformSecurityFacts `json:"platform_security,omitempty"`
+	Browsers         *BrowserFacts          `json:"browsers,omitempty"`
+	Virtualization   *VirtualizationFacts   `json:"virtualization,omitempty"`
+
 	// Unknown maps a fact group that could not be collected to the reason.
 	Unknown map[string]string `json:"unknown,omitempty"`
 }
@@ -27,6 +34,10 @@ type OSFacts struct {
 	Name    string `json:"name"`              // os-release ID, "windows", "macos"
 	Version string `json:"version,omitempty"` // os-release VERSION_ID or build number
 	Kernel  string `json:"kernel,omitempty"`  // kernel release, when known
+	Build   string `json:"build,omitempty"`   // Windows build (e.g. "22631.4460"), macOS build
+	// KernelBuilt is when the running kernel was built; an old kernel means
+	// the device has not rebooted into its updates.
+	KernelBuilt *time.Time `json:"kernel_built,omitempty"`
 	// LastUpdate is when packages or OS updates were last installed;
 	// nil when it could not be determined.
 	LastUpdate *time.Time `json:"last_update,omitempty"`
@@ -36,12 +47,32 @@ type OSFacts struct {
 type FirewallFacts struct {
 	Enabled bool   `json:"enabled"`
 	Backend string `json:"backend,omitempty"` // "nftables", "iptables", "ufw", "windows", …
+	// Profiles are the Windows Firewall profiles (domain, private, public).
+	Profiles []FirewallProfile `json:"profiles,omitempty"`
+	// Products are third-party firewalls registered with Windows Security
+	// Center (FirewallProduct), with their decoded productState.
+	Products []SecurityProduct `json:"products,omitempty"`
+}
+
+// FirewallProfile is one Windows Firewall profile.
+type FirewallProfile struct {
+	Name    string `json:"name"`
+	Enabled bool   `json:"enabled"`
+}
+
+// SecurityProduct is a product registered with Windows Security Center.
+type SecurityProduct struct {
+	Name    string `json:"name"`
+	Enabled bool   `json:"enabled"`
+	State   string `json:"state,omitempty"` // "on", "off", "snoozed", "expired"
 }
 
 // AntivirusFacts lists the antivirus products found on the device; an empty
 // list means none is installed.
 type AntivirusFacts struct {
 	Products []AntivirusProduct `json:"products"`
+	// Antispyware lists Windows Security Center's AntiSpywareProduct entries.
+	Antispyware []AntivirusProduct `json:"antispyware,omitempty"`
 }
 
 // AntivirusProduct is one installed antivirus engine.
@@ -51,6 +82,10 @@ type AntivirusProduct struct {
 	// SignaturesUpdated is when the signature database was last updated;
 	// nil when unknown.
 	SignaturesUpdated *time.Time `json:"signatures_updated,omitempty"`
+	// Windows Security Center's view, decoded from productState.
+	State             string `json:"state,omitempty"`              // "on", "off", "snoozed", "expired"
+	SignaturesCurrent *bool  `json:"signatures_current,omitempty"` // false: out of date
+	Microsoft         *bool  `json:"microsoft,omitempty"`          // Microsoft's own (Defender) or third-party
 }
 
 // HostsFacts lists the hosts-file entries that are not the standard loopback
@@ -104,4 +139,54 @@ type ProcessFacts struct {
 type Process struct {
 	Name   string `json:"name"`
 	SHA256 string `json:"sha256,omitempty"` // hex, lower case; empty when unreadable
+}
+
+// DiskEncryptionFacts says whether the system volume is encrypted
+// (BitLocker, FileVault, dm-crypt/LUKS).
+type DiskEncryptionFacts struct {
+	SystemEncrypted bool   `json:"system_encrypted"`
+	Method          string `json:"method,omitempty"` // "bitlocker", "filevault", "luks", …
+}
+
+// SecureBootFacts says whether UEFI Secure Boot is on.
+type SecureBootFacts struct {
+	Enabled bool `json:"enabled"`
+}
+
+// ScreenLockFacts says whether the screen locks by itself.
+type ScreenLockFacts struct {
+	Enabled bool `json:"enabled"`
+	// IdleSeconds before the lock, 0 when unknown.
+	IdleSeconds int `json:"idle_seconds,omitempty"`
+}
+
+// PlatformSecurityFacts are OS protections that exist on one platform each;
+// nil fields do not apply to or were not read on this platform.
+type PlatformSecurityFacts struct {
+	UAC             *bool  `json:"uac,omitempty"`        // Windows User Account Control
+	SIP             *bool  `json:"sip,omitempty"`        // macOS System Integrity Protection
+	Gatekeeper      *bool  `json:"gatekeeper,omitempty"` // macOS Gatekeeper
+	XProtectVersion string `json:"xprotect_version,omitempty"`
+}
+
+// BrowserFacts lists browser extensions whose permissions reach payment
+// pages (all URLs, cookies, webRequest, debugger …).
+type BrowserFacts struct {
+	Extensions []BrowserExtension `json:"extensions"`
+}
+
+// BrowserExtension is one installed extension.
+type BrowserExtension struct {
+	Browser     string   `json:"browser"` // "chrome", "edge", "firefox", "360se", …
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Permissions []string `json:"permissions"` // the risky permissions it holds
+}
+
+// VirtualizationFacts says whether the device is a virtual machine or an
+// emulator, a signal of device farms and fake accounts.
+type VirtualizationFacts struct {
+	VirtualMachine bool   `json:"virtual_machine"`
+	Emulator       bool   `json:"emulator"`
+	Product        string `json:"product,omitempty"` // e.g. "VMware Virtual Platform", "QEMU"
 }

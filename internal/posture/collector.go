@@ -27,6 +27,13 @@ const (
 	groupProxy      = "proxy"
 	groupTrustStore = "trust_store"
 	groupProcesses  = "processes"
+
+	groupDiskEncryption   = "disk_encryption"
+	groupSecureBoot       = "secure_boot"
+	groupScreenLock       = "screen_lock"
+	groupPlatformSecurity = "platform_security"
+	groupBrowsers         = "browsers"
+	groupVirtualization   = "virtualization"
 )
 
 // The collectors. Their Collect methods live in the per-OS files
@@ -40,6 +47,13 @@ type (
 	proxyCollector      struct{}
 	trustStoreCollector struct{}
 	processCollector    struct{}
+
+	diskEncryptionCollector   struct{}
+	secureBootCollector       struct{}
+	screenLockCollector       struct{}
+	platformSecurityCollector struct{}
+	browserCollector          struct{} // every OS: reads browser profile folders
+	virtualizationCollector   struct{}
 )
 
 func (osCollector) Name() string         { return groupOS }
@@ -50,6 +64,13 @@ func (dnsCollector) Name() string        { return groupDNS }
 func (proxyCollector) Name() string      { return groupProxy }
 func (trustStoreCollector) Name() string { return groupTrustStore }
 func (processCollector) Name() string    { return groupProcesses }
+
+func (diskEncryptionCollector) Name() string   { return groupDiskEncryption }
+func (secureBootCollector) Name() string       { return groupSecureBoot }
+func (screenLockCollector) Name() string       { return groupScreenLock }
+func (platformSecurityCollector) Name() string { return groupPlatformSecurity }
+func (browserCollector) Name() string          { return groupBrowsers }
+func (virtualizationCollector) Name() string   { return groupVirtualization }
 
 var (
 	_ Collector = osCollector{}

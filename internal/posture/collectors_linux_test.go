@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -396,7 +397,7 @@ func TestFirewallBackends(t *testing.T) {
 			if err := (firewallCollector{}).Collect(context.Background(), fixedEnv(root, time.Now()), &f); err != nil {
 				t.Fatal(err)
 			}
-			if got, want := *f.Firewall, tt.want; got != want {
+			if got, want := *f.Firewall, tt.want; !reflect.DeepEqual(got, want) {
 				t.Errorf("firewall = %+v, want %+v", got, want)
 			}
 		})

@@ -143,6 +143,18 @@ func takeGroup(dst, src *evidence.Facts, name string) error {
 		dst.TrustStore, missing = src.TrustStore, src.TrustStore == nil
 	case groupProcesses:
 		dst.Processes, missing = src.Processes, src.Processes == nil
+	case groupDiskEncryption:
+		dst.DiskEncryption, missing = src.DiskEncryption, src.DiskEncryption == nil
+	case groupSecureBoot:
+		dst.SecureBoot, missing = src.SecureBoot, src.SecureBoot == nil
+	case groupScreenLock:
+		dst.ScreenLock, missing = src.ScreenLock, src.ScreenLock == nil
+	case groupPlatformSecurity:
+		dst.PlatformSecurity, missing = src.PlatformSecurity, src.PlatformSecurity == nil
+	case groupBrowsers:
+		dst.Browsers, missing = src.Browsers, src.Browsers == nil
+	case groupVirtualization:
+		dst.Virtualization, missing = src.Virtualization, src.Virtualization == nil
 	default:
 		return fmt.Errorf("unknown facts group %q", name)
 	}

@@ -12,5 +12,11 @@ func collectors() []Collector {
 		proxyCollector{},
 		trustStoreCollector{},
 		processCollector{},
+		diskEncryptionCollector{},
+		secureBootCollector{},
+		screenLockCollector{},
+		platformSecurityCollector{},
+		browserCollector{},
+		virtualizationCollector{},
 	}
 }

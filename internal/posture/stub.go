@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !windows && !darwin
 
 package posture
 
@@ -46,4 +46,24 @@ func (trustStoreCollector) Collect(context.Context, *Env, *evidence.Facts) error
 
 func (processCollector) Collect(context.Context, *Env, *evidence.Facts) error {
 	return unsupported(groupProcesses)
+}
+
+func (diskEncryptionCollector) Collect(context.Context, *Env, *evidence.Facts) error {
+	return unsupported(groupDiskEncryption)
+}
+
+func (secureBootCollector) Collect(context.Context, *Env, *evidence.Facts) error {
+	return unsupported(groupSecureBoot)
+}
+
+func (screenLockCollector) Collect(context.Context, *Env, *evidence.Facts) error {
+	return unsupported(groupScreenLock)
+}
+
+func (platformSecurityCollector) Collect(context.Context, *Env, *evidence.Facts) error {
+	return unsupported(groupPlatformSecurity)
+}
+
+func (virtualizationCollector) Collect(context.Context, *Env, *evidence.Facts) error {
+	return unsupported(groupVirtualization)
 }

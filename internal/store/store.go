@@ -17,8 +17,12 @@ var (
 	ErrConflict      = errors.New("already exists")
 )
 
-// Store is everything the server persists.
+// Store is everything the server persists. Each domain has its own
+// interface, in its own file; backends implement them all.
 type Store interface {
+	RelyingPartyStore // relyingparty.go: relying parties, API keys, decisions
+	IntelStore        // intel.go: indicators, sightings, feed
+
 	// EnrollDevice records a device and its public key. Enrolling the same
 	// id again returns the stored device and created=false.
 	EnrollDevice(ctx context.Context, d Device) (stored Device, created bool, err error)

@@ -14,12 +14,14 @@ import (
 	"github.com/healthgate/healthgate/internal/store"
 )
 
+type storeTest struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}
+
 // Run runs the suite. open must return a new empty store for each call.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
+	tests := []storeTest{
 		{"EnrollIsIdempotent", testEnroll},
 		{"UnknownDevice", testUnknownDevice},
 		{"ReportConsumesNonce", testReportNonce},
@@ -29,6 +31,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"Secret", testSecret},
 	}
+	tests = append(tests, relyingPartyTests...) // relyingparty.go
+	tests = append(tests, intelTests...)        // intel.go
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
