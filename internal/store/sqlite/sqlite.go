@@ -28,13 +28,21 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// maxBatch bounds how many reports share one transaction.
-const maxBatch = 256
+// maxBatch bounds how many reports share one transaction, and batchWindow
+// how long the writer waits for more reports once one has arrived.
+const (
+	maxBatch    = 256
+	batchWindow = 500 * time.Microsecond
+)
 
 // DB is a SQLite-backed store.Store.
 type DB struct {
 	write *sql.DB // one connection, BEGIN IMMEDIATE
 	read  *sql.DB
+
+	// Statements of the report writer, prepared once on the writer
+	// connection.
+	insertNonce, insertReport *sql.Stmt
 
 	reports chan reportReq
 	done    chan struct{}
@@ -83,6 +91,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.write.Close()
 		db.read.Close()
 		return nil, fmt.Errorf("migrating %s: %w", path, err)
+	}
+	if db.insertNonce, err = write.PrepareContext(ctx, `INSERT INTO used_nonces (nonce, device_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`); err != nil {
+		db.write.Close()
+		db.read.Close()
+		return nil, err
+	}
+	if db.insertReport, err = write.PrepareContext(ctx, `INSERT INTO reports (id, device_id, received_at, platform, tier, score, findings, policy_id, cert_id, cert_exp, sw_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+		db.write.Close()
+		db.read.Close()
+		return nil, err
 	}
 	db.wg.Add(1)
 	go db.writer()
@@ -140,7 +158,7 @@ func (db *DB) migrate(ctx context.Context) error {
 func (db *DB) Close() error {
 	close(db.done)
 	db.wg.Wait()
-	return errors.Join(db.write.Close(), db.read.Close())
+	return errors.Join(db.insertNonce.Close(), db.insertReport.Close(), db.write.Close(), db.read.Close())
 }
 
 // Ping checks that the database answers.
@@ -220,6 +238,8 @@ func (db *DB) RecordReport(ctx context.Context, r store.Report) error {
 func (db *DB) writer() {
 	defer db.wg.Done()
 	batch := make([]reportReq, 0, maxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		select {
 		case <-db.done:
@@ -237,13 +257,23 @@ func (db *DB) writer() {
 			}
 		case req := <-db.reports:
 			batch = append(batch[:0], req)
+			// Wait a moment for more: a commit costs the same for one
+			// report as for a hundred, so under load a short wait buys
+			// far more than it costs in latency.
+			timer.Reset(batchWindow)
 		fill:
 			for len(batch) < maxBatch {
 				select {
 				case req := <-db.reports:
 					batch = append(batch, req)
-				default:
+				case <-timer.C:
 					break fill
+				}
+			}
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
 				}
 			}
 			db.commit(batch)
@@ -271,16 +301,8 @@ func (db *DB) commitBatch(batch []reportReq, errs []error) error {
 		return err
 	}
 	defer tx.Rollback()
-	nonceStmt, err := tx.PrepareContext(ctx, `INSERT INTO used_nonces (nonce, device_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
-	if err != nil {
-		return err
-	}
-	defer nonceStmt.Close()
-	reportStmt, err := tx.PrepareContext(ctx, `INSERT INTO reports (id, device_id, received_at, platform, tier, score, findings, policy_id, cert_id, cert_exp, sw_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer reportStmt.Close()
+	nonceStmt := tx.StmtContext(ctx, db.insertNonce)
+	reportStmt := tx.StmtContext(ctx, db.insertReport)
 	for i, req := range batch {
 		r := req.r
 		res, err := nonceStmt.ExecContext(ctx, r.Nonce, r.DeviceID, ms(r.NonceExp))

@@ -10,7 +10,7 @@ CREATE TABLE used_nonces (
 	nonce      TEXT PRIMARY KEY,
 	device_id  TEXT NOT NULL,
 	expires_at INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX used_nonces_expires ON used_nonces (expires_at);
 
 CREATE TABLE reports (
