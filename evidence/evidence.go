@@ -151,6 +151,48 @@ func Verify(token []byte, pub crypto.PublicKey) (*Claims, error) {
 	return decodeClaims(payload)
 }
 
+// KeyLookup finds the public key of the device a token names. Its error is
+// returned by VerifyLookup unchanged.
+type KeyLookup func(ueid string) (crypto.PublicKey, error)
+
+// VerifyLookup verifies a token whose key is found from the device id it
+// claims: the token is parsed once, the key looked up by its ueid, the
+// algorithm pinned by that key's type and the signature checked before the
+// claims are decoded and validated. It is Verify for servers that hold many
+// device keys.
+func VerifyLookup(token []byte, lookup KeyLookup) (*Claims, crypto.PublicKey, error) {
+	obj, err := parseCompact(token)
+	if err != nil {
+		return nil, nil, err
+	}
+	var head struct {
+		UEID string `json:"ueid"`
+	}
+	if err := json.Unmarshal(obj.UnsafePayloadWithoutVerification(), &head); err != nil || head.UEID == "" {
+		return nil, nil, fmt.Errorf("%w: no ueid claim", ErrSchema)
+	}
+	pub, err := lookup(head.UEID)
+	if err != nil {
+		return nil, nil, err
+	}
+	alg, err := Algorithm(pub)
+	if err != nil {
+		return nil, nil, err
+	}
+	if got := obj.Signatures[0].Header.Algorithm; got != string(alg) {
+		return nil, nil, fmt.Errorf("%w: %s token for a key that signs %s", ErrAlgorithm, got, alg)
+	}
+	payload, err := obj.Verify(pub)
+	if err != nil {
+		return nil, nil, ErrBadSignature
+	}
+	c, err := decodeClaims(payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, pub, nil
+}
+
 // Errors that callers map to appraisal reason codes.
 var (
 	ErrTooLarge     = errors.New("evidence is larger than the limit")

@@ -1,6 +1,7 @@
 package evidence_test
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -157,5 +158,30 @@ func TestSignRefusesInvalidClaims(t *testing.T) {
 	c.Platform = ""
 	if _, err := evidence.Sign(c, key); !errors.Is(err, evidence.ErrSchema) {
 		t.Errorf("Sign of invalid claims: err = %v, want ErrSchema", err)
+	}
+}
+
+func TestVerifyLookup(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	tok, err := evidence.Sign(claims(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notFound := errors.New("no such device")
+	lookup := func(ueid string) (crypto.PublicKey, error) {
+		if ueid != claims().UEID {
+			return nil, notFound
+		}
+		return key.Public(), nil
+	}
+	c, pub, err := evidence.VerifyLookup(tok, lookup)
+	if err != nil || c.UEID != claims().UEID || pub == nil {
+		t.Fatalf("VerifyLookup = %+v, %v", c, err)
+	}
+	other := claims()
+	other.UEID = "someone-else"
+	tok2, _ := evidence.Sign(other, key)
+	if _, _, err := evidence.VerifyLookup(tok2, lookup); !errors.Is(err, notFound) {
+		t.Errorf("unknown device: err = %v, want the lookup's error", err)
 	}
 }

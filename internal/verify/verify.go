@@ -79,35 +79,40 @@ func (v *Verifier) Verify(ctx context.Context, tok []byte) Appraisal {
 	if len(tok) > evidence.MaxSize {
 		return fail(ReasonTooLarge, "evidence is larger than the limit", token.TierNone, http.StatusRequestEntityTooLarge, nil)
 	}
-	// Unverified parse, only to learn which device claims to have signed.
-	unverified, err := evidence.Parse(tok)
-	if err != nil {
-		return parseFailure(err)
-	}
-	dev, err := v.Devices.Device(ctx, unverified.UEID)
-	if errors.Is(err, store.ErrNotFound) {
-		return fail(ReasonUnknownDevice, "device is not enrolled", token.TierNone, http.StatusNotFound, nil)
-	}
-	if err != nil {
-		return fail(ReasonInternal, "could not look up the device", token.TierNone, http.StatusServiceUnavailable, err)
-	}
-	var jwk devicekey.JWK
-	if err := json.Unmarshal(dev.PublicKey, &jwk); err != nil {
-		return fail(ReasonInternal, "stored device key is unreadable", token.TierNone, http.StatusInternalServerError, err)
-	}
-	pub, err := jwk.PublicKey()
-	if err != nil {
-		return fail(ReasonInternal, "stored device key is unreadable", token.TierNone, http.StatusInternalServerError, err)
-	}
-	claims, err := evidence.Verify(tok, pub)
-	if err != nil {
-		if errors.Is(err, evidence.ErrBadSignature) {
-			// Someone presented evidence for this device that its key did not
-			// sign: the report proves nothing and may be an attack.
-			return fail(ReasonBadSignature, "evidence signature does not match the enrolled device key",
-				token.TierContraindicated, http.StatusUnauthorized, err)
+	var dev store.Device
+	claims, pub, err := evidence.VerifyLookup(tok, func(ueid string) (crypto.PublicKey, error) {
+		d, err := v.Devices.Device(ctx, ueid)
+		if err != nil {
+			return nil, err
 		}
+		var jwk devicekey.JWK
+		if err := json.Unmarshal(d.PublicKey, &jwk); err != nil {
+			return nil, errStoredKey{err}
+		}
+		pub, err := jwk.PublicKey()
+		if err != nil {
+			return nil, errStoredKey{err}
+		}
+		dev = d
+		return pub, nil
+	})
+	var badKey errStoredKey
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrNotFound):
+		return fail(ReasonUnknownDevice, "device is not enrolled", token.TierNone, http.StatusNotFound, nil)
+	case errors.As(err, &badKey):
+		return fail(ReasonInternal, "stored device key is unreadable", token.TierNone, http.StatusInternalServerError, err)
+	case errors.Is(err, evidence.ErrBadSignature):
+		// Someone presented evidence for this device that its key did not
+		// sign: the report proves nothing and may be an attack.
+		return fail(ReasonBadSignature, "evidence signature does not match the enrolled device key",
+			token.TierContraindicated, http.StatusUnauthorized, err)
+	case errors.Is(err, evidence.ErrTooLarge), errors.Is(err, evidence.ErrAlgorithm),
+		errors.Is(err, evidence.ErrSchema), errors.Is(err, evidence.ErrMalformed):
 		return parseFailure(err)
+	default:
+		return fail(ReasonInternal, "could not look up the device", token.TierNone, http.StatusServiceUnavailable, err)
 	}
 	nonceExp, err := v.Nonces.Check(claims.UEID, claims.Nonce)
 	switch {
@@ -126,6 +131,12 @@ func (v *Verifier) Verify(ctx context.Context, tok []byte) Appraisal {
 	}
 	return Appraisal{Reason: ReasonOK, Status: http.StatusOK, Claims: claims, Device: dev, PublicKey: pub, NonceExp: nonceExp}
 }
+
+// errStoredKey marks a device key in the store that does not parse.
+type errStoredKey struct{ err error }
+
+func (e errStoredKey) Error() string { return "stored device key: " + e.err.Error() }
+func (e errStoredKey) Unwrap() error { return e.err }
 
 func parseFailure(err error) Appraisal {
 	switch {
