@@ -22,6 +22,7 @@ var (
 type Store interface {
 	RelyingPartyStore // relyingparty.go: relying parties, API keys, decisions
 	IntelStore        // intel.go: indicators, sightings, feed
+	PartnerStore      // partner.go: partner organisations, TAXII objects
 
 	// EnrollDevice records a device and its public key. Enrolling the same
 	// id again returns the stored device and created=false.

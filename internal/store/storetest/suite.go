@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	tests = append(tests, relyingPartyTests...) // relyingparty.go
 	tests = append(tests, intelTests...)        // intel.go
+	tests = append(tests, partnerTests...)      // partner.go
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
