@@ -124,6 +124,7 @@ func (s *Server) routes() http.Handler {
 	r.Post("/v1/reports", s.wrap(s.handleReport))
 	s.decisionRoutes(r) // decisions.go
 	s.intelRoutes(r)    // intel.go
+	s.taxiiRoutes(r)    // taxii.go
 	r.NotFound(s.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not_found", "no such endpoint: %s", r.URL.Path)
 	}))
