@@ -1,0 +1,116 @@
+package evidence
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/cryptosigner"
+)
+
+// ProofType is the JWS "typ" of a proof of possession.
+const ProofType = "healthgate-pop+jwt"
+
+// Transaction is what a payment page asks the device to vouch for. The same
+// fields, canonicalised by TransactionHash, are what the relying party sends
+// to POST /v1/decisions.
+type Transaction struct {
+	Account     string `json:"account"`
+	Amount      string `json:"amount"` // decimal, as sent to the decision API
+	Currency    string `json:"currency"`
+	Payee       string `json:"payee"`
+	MerchantURL string `json:"merchant_url"`
+}
+
+// TransactionHash returns the base64url SHA-256 of the canonical form of a
+// transaction: a version line and the five fields, one per line. A field
+// holding a line break cannot be canonicalised and is an error. Browsers
+// compute the same value (see /sdk/healthgate.js).
+func TransactionHash(tx Transaction) (string, error) {
+	fields := []string{tx.Account, tx.Amount, tx.Currency, tx.Payee, tx.MerchantURL}
+	for _, f := range fields {
+		if strings.ContainsAny(f, "\r\n") {
+			return "", errors.New("transaction fields must not contain line breaks")
+		}
+	}
+	sum := sha256.Sum256([]byte("healthgate-tx-v1\n" + strings.Join(fields, "\n")))
+	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
+}
+
+// Proof is the payload of a proof of possession: the device key signs the
+// transaction hash for one origin, now.
+type Proof struct {
+	TxHash   string `json:"tx"`
+	Origin   string `json:"aud"`
+	IssuedAt int64  `json:"iat"`
+}
+
+// MaxProofAge bounds how old a proof may be when the decision is made.
+const MaxProofAge = 5 * time.Minute
+
+// SignProof signs a proof of possession with the device key.
+func SignProof(p Proof, signer crypto.Signer) ([]byte, error) {
+	if p.TxHash == "" || p.IssuedAt <= 0 {
+		return nil, errors.New("proof needs a transaction hash and iat")
+	}
+	alg, err := Algorithm(signer.Public())
+	if err != nil {
+		return nil, err
+	}
+	payload, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: cryptosigner.Opaque(signer)},
+		(&jose.SignerOptions{}).WithType(ProofType))
+	if err != nil {
+		return nil, err
+	}
+	obj, err := s.Sign(payload)
+	if err != nil {
+		return nil, err
+	}
+	out, err := obj.CompactSerialize()
+	return []byte(out), err
+}
+
+// VerifyProof checks a proof's signature with the device's public key (the
+// algorithm pinned by the key type) and its freshness against now.
+func VerifyProof(tok []byte, pub crypto.PublicKey, now time.Time) (*Proof, error) {
+	alg, err := Algorithm(pub)
+	if err != nil {
+		return nil, err
+	}
+	if len(tok) > 4096 {
+		return nil, ErrTooLarge
+	}
+	obj, err := jose.ParseSignedCompact(string(bytes.TrimSpace(tok)), []jose.SignatureAlgorithm{alg})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if len(obj.Signatures) != 1 || obj.Signatures[0].Protected.ExtraHeaders[jose.HeaderType] != ProofType {
+		return nil, fmt.Errorf("%w: not a proof of possession", ErrMalformed)
+	}
+	payload, err := obj.Verify(pub)
+	if err != nil {
+		return nil, ErrBadSignature
+	}
+	var p Proof
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil || p.TxHash == "" {
+		return nil, fmt.Errorf("%w: proof claims", ErrSchema)
+	}
+	iat := time.Unix(p.IssuedAt, 0)
+	if iat.After(now.Add(time.Minute)) || now.Sub(iat) > MaxProofAge {
+		return nil, fmt.Errorf("%w: proof is not fresh", ErrSchema)
+	}
+	return &p, nil
+}

@@ -1,0 +1,76 @@
+package evidence_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/healthgate/healthgate/evidence"
+)
+
+func TestTransactionHash(t *testing.T) {
+	tx := evidence.Transaction{Account: "acct-1", Amount: "128.00", Currency: "CNY", Payee: "shop-42", MerchantURL: "https://shop.example/checkout"}
+	got, err := evidence.TransactionHash(tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// printf 'healthgate-tx-v1\nacct-1\n128.00\nCNY\nshop-42\nhttps://shop.example/checkout' | sha256sum | xxd -r -p | base64 | tr '+/' '-_' | tr -d =
+	if want := "9MUkxRgPPsV3vz8IjnkxZmGdwe1O2nUunaUbaabciGw"; got != want {
+		t.Errorf("TransactionHash = %s, want %s", got, want)
+	}
+	tx.Amount = "128.01"
+	if other, _ := evidence.TransactionHash(tx); other == got {
+		t.Error("a different amount hashed the same")
+	}
+	tx.Payee = "a\nb"
+	if _, err := evidence.TransactionHash(tx); err == nil {
+		t.Error("a payee with a line break was canonicalised")
+	}
+}
+
+func TestProof(t *testing.T) {
+	now := time.Unix(1795932335, 0)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, stranger, _ := ed25519.GenerateKey(rand.Reader)
+	p := evidence.Proof{TxHash: "9MUkxRgPPsV3vz8IjnkxZmGdwe1O2nUunaUbaabciGw", Origin: "https://shop.example", IssuedAt: now.Unix()}
+	edTok, err := evidence.SignProof(p, ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecTok, err := evidence.SignProof(p, ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evTok, _ := evidence.Sign(claims(), ed) // evidence is not a proof
+	tests := []struct {
+		name string
+		tok  []byte
+		pub  any
+		at   time.Time
+		want error
+	}{
+		{"ed25519", edTok, ed.Public(), now, nil},
+		{"p256", ecTok, ec.Public(), now.Add(time.Minute), nil},
+		{"another key", edTok, stranger.Public(), now, evidence.ErrBadSignature},
+		{"key of another type", edTok, ec.Public(), now, evidence.ErrMalformed},
+		{"stale", edTok, ed.Public(), now.Add(evidence.MaxProofAge + time.Second), evidence.ErrSchema},
+		{"from the future", edTok, ed.Public(), now.Add(-2 * time.Minute), evidence.ErrSchema},
+		{"evidence token", evTok, ed.Public(), now, evidence.ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := evidence.VerifyProof(tt.tok, tt.pub, tt.at)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if err == nil && (got.TxHash != p.TxHash || got.Origin != p.Origin) {
+				t.Errorf("proof = %+v, want %+v", got, p)
+			}
+		})
+	}
+}
