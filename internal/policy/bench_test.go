@@ -79,3 +79,35 @@ func BenchmarkEvaluateDefaultParallel(b *testing.B) {
 		}
 	})
 }
+
+// benchInputAllGroups is benchInput with every fact group a current
+// Windows agent reports: BitLocker, Secure Boot, UAC and eight browser
+// extensions (two trusted ones with wide permissions).
+func benchInputAllGroups() Input {
+	in := benchInput()
+	uac := true
+	exts := []evidence.BrowserExtension{
+		{Browser: "chrome", ID: "cjpalhdlnbpafiamejdnhcphjbkeiagm", Name: "uBlock Origin", Permissions: []string{"<all_urls>", "webRequest"}},
+		{Browser: "edge", ID: "nngceckbapebfimnlniiiahkandclblb", Name: "Bitwarden", Permissions: []string{"<all_urls>", "clipboardRead"}},
+	}
+	in.Facts.DiskEncryption = &evidence.DiskEncryptionFacts{SystemEncrypted: true, Method: "bitlocker"}
+	in.Facts.SecureBoot = &evidence.SecureBootFacts{Enabled: true}
+	in.Facts.ScreenLock = &evidence.ScreenLockFacts{Enabled: true, IdleSeconds: 600}
+	in.Facts.PlatformSecurity = &evidence.PlatformSecurityFacts{UAC: &uac}
+	in.Facts.Browsers = &evidence.BrowserFacts{Extensions: exts}
+	in.Facts.Virtualization = &evidence.VirtualizationFacts{}
+	in.Facts.Firewall.Profiles = []evidence.FirewallProfile{{Name: "domain", Enabled: true}, {Name: "private", Enabled: true}, {Name: "public", Enabled: true}}
+	return in
+}
+
+func BenchmarkEvaluateDefaultAllGroups(b *testing.B) {
+	p := Default()
+	in := benchInputAllGroups()
+	if got := p.Evaluate(in); len(got.Findings) != 0 {
+		b.Fatalf("benchmark input is not healthy: %+v", got.Findings)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.Evaluate(in)
+	}
+}

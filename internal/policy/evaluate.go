@@ -217,6 +217,18 @@ func present(f *evidence.Facts, group string) bool {
 		return f.TrustStore != nil
 	case "processes":
 		return f.Processes != nil
+	case "disk_encryption":
+		return f.DiskEncryption != nil
+	case "secure_boot":
+		return f.SecureBoot != nil
+	case "screen_lock":
+		return f.ScreenLock != nil
+	case "platform_security":
+		return f.PlatformSecurity != nil
+	case "browsers":
+		return f.Browsers != nil
+	case "virtualization":
+		return f.Virtualization != nil
 	}
 	return false // a group this package does not know yet: claim nothing
 }

@@ -162,7 +162,7 @@ func TestLoadFileErrors(t *testing.T) {
 
 func TestDefault(t *testing.T) {
 	p := Default()
-	if got, want := p.ID(), "healthgate/default@1"; got != want {
+	if got, want := p.ID(), "healthgate/default@2"; got != want {
 		t.Errorf("ID() = %q, want %q", got, want)
 	}
 	if Default() != p {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,4 +92,41 @@ func codes(fs []Finding) []string {
 		out = append(out, f.Code)
 	}
 	return out
+}
+
+// TestBadExtensionsList checks browser_extension_malicious on the policy's
+// own list, which the default policy ships empty (the feed carries the
+// current set): a listed extension is malicious, and not also "risky".
+func TestBadExtensionsList(t *testing.T) {
+	const id = "kdjgfbmlpnhcdkjbmfpgialkdjpnkhoe"
+	src := string(DefaultYAML())
+	custom := strings.Replace(src, "  bad_extensions: []\n", "  bad_extensions:\n    - "+id+"\n", 1)
+	if custom == src {
+		t.Fatal("default.yaml has no empty bad_extensions list to extend")
+	}
+	p, err := Load([]byte(custom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := func(id string) evidence.BrowserExtension {
+		return evidence.BrowserExtension{Browser: "chrome", ID: id, Name: "PDF Converter Pro", Permissions: []string{"<all_urls>", "cookies"}}
+	}
+	tests := []struct {
+		name string
+		exts []evidence.BrowserExtension
+		want []string
+	}{
+		{"listed", []evidence.BrowserExtension{ext(id)}, []string{"browser_extension_malicious"}},
+		{"listed and unknown", []evidence.BrowserExtension{ext(id), ext("aaaabbbbccccddddeeeeffffgggghhhh")}, []string{"browser_extension_malicious", "browser_extension_risky"}},
+		{"not listed", []evidence.BrowserExtension{ext("aaaabbbbccccddddeeeeffffgggghhhh")}, []string{"browser_extension_risky"}},
+		{"none", []evidence.BrowserExtension{}, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := p.Evaluate(Input{Platform: "linux", Now: benchNow, Facts: evidence.Facts{Browsers: &evidence.BrowserFacts{Extensions: tt.exts}}})
+			if got, want := codes(got.Findings), tt.want; !slices.Equal(got, want) {
+				t.Errorf("findings = %q, want %q", got, want)
+			}
+		})
+	}
 }

@@ -6,64 +6,66 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 
 	"github.com/healthgate/healthgate/evidence"
 )
 
-// Placeholders until the macOS collectors land; they replace this file.
-func unsupported(group string) error {
-	return fmt.Errorf("%s facts on %s: %w", group, runtime.GOOS, errors.ErrUnsupported)
+// The macOS collectors are in darwin_collect.go; these methods give them
+// the device's programs (none for a device tree under --root).
+
+func (osCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return macOS(ctx, env, hostRunner(env), f)
 }
 
-func (osCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupOS)
+func (firewallCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return macFirewall(ctx, env, hostRunner(env), f)
 }
 
-func (firewallCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupFirewall)
+func (antivirusCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return macAntivirus(ctx, env, hostRunner(env), f)
 }
 
-func (antivirusCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupAntivirus)
+func (hostsCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return macHosts(ctx, env, hostRunner(env), f)
 }
 
-func (hostsCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupHosts)
+func (dnsCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return macDNS(ctx, env, hostRunner(env), f)
 }
 
-func (dnsCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupDNS)
+func (proxyCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return macProxy(ctx, env, hostRunner(env), f)
 }
 
-func (proxyCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupProxy)
+func (trustStoreCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return macTrustStore(ctx, env, hostRunner(env), f)
 }
 
-func (trustStoreCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupTrustStore)
+func (processCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return macProcesses(ctx, env, hostRunner(env), f)
 }
 
-func (processCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupProcesses)
+func (diskEncryptionCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return macDiskEncryption(ctx, env, hostRunner(env), f)
 }
 
-func (diskEncryptionCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupDiskEncryption)
+func (platformSecurityCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return macPlatformSecurity(ctx, env, hostRunner(env), f)
 }
+
+func (virtualizationCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return macVirtualization(ctx, env, hostRunner(env), f)
+}
+
+// Secure Boot and the screen lock are not read on macOS yet: Apple
+// silicon always boots securely (its policy is only visible to
+// bputil/csrutil in Recovery), and the screen lock settings are per user
+// and need that user's session (sysadminctl -screenLock).
 
 func (secureBootCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupSecureBoot)
+	return fmt.Errorf("%s facts on macOS: %w", groupSecureBoot, errors.ErrUnsupported)
 }
 
 func (screenLockCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupScreenLock)
-}
-
-func (platformSecurityCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupPlatformSecurity)
-}
-
-func (virtualizationCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupVirtualization)
+	return fmt.Errorf("%s facts on macOS: %w", groupScreenLock, errors.ErrUnsupported)
 }

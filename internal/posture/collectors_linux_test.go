@@ -118,11 +118,25 @@ func wantTrees(t *testing.T) map[string]evidence.Facts {
 				{Name: "sshd", SHA256: exe(healthy, "usr/sbin/sshd")},
 				{Name: "systemd", SHA256: exe(healthy, "usr/lib/systemd/systemd")},
 			}},
+			// Debian's "encrypted LVM": root on lin--pc--vg-root (dm-1)
+			// over the LUKS2 mapping nvme0n1p3_crypt (dm-0).
+			DiskEncryption:   &evidence.DiskEncryptionFacts{SystemEncrypted: true, Method: "luks"},
+			SecureBoot:       &evidence.SecureBootFacts{Enabled: true},
+			ScreenLock:       &evidence.ScreenLockFacts{Enabled: true, IdleSeconds: 300},
+			PlatformSecurity: &evidence.PlatformSecurityFacts{},
+			// uBlock Origin in Firefox ESR; the harmless Chrome extension
+			// (storage, alarms, notifications) is not reported.
+			Browsers: &evidence.BrowserFacts{Extensions: []evidence.BrowserExtension{{
+				Browser: "firefox", ID: "uBlock0@raymondhill.net", Name: "uBlock Origin",
+				Permissions: []string{"<all_urls>", "http://*/*", "https://*/*", "webRequest", "webRequestBlocking"},
+			}}},
+			Virtualization: &evidence.VirtualizationFacts{},
 		},
 		infected: {
 			OS: &evidence.OSFacts{
 				Name: "debian", Version: "12", Kernel: "6.1.0-13-amd64",
-				LastUpdate: date("2025-03-02 19:40:37"),
+				KernelBuilt: date("2023-09-29 00:00:00"),
+				LastUpdate:  date("2025-03-02 19:40:37"),
 			},
 			Firewall:  &evidence.FirewallFacts{},
 			Antivirus: &evidence.AntivirusFacts{Products: []evidence.AntivirusProduct{}},
@@ -145,6 +159,15 @@ func wantTrees(t *testing.T) map[string]evidence.Facts {
 				{Name: "systemd", SHA256: exe(infected, "usr/lib/systemd/systemd")},
 				{Name: "teamviewerd", SHA256: "a404ec4b8ddedbcfb7149eec8bc6998b90b15ef7760b5ec507d6b0326e7c394e"},
 			}},
+			DiskEncryption:   &evidence.DiskEncryptionFacts{},
+			SecureBoot:       &evidence.SecureBootFacts{},
+			ScreenLock:       &evidence.ScreenLockFacts{},
+			PlatformSecurity: &evidence.PlatformSecurityFacts{},
+			Browsers: &evidence.BrowserFacts{Extensions: []evidence.BrowserExtension{{
+				Browser: "chrome", ID: "kdjgfbmlpnhcdkjbmfpgialkdjpnkhoe", Name: "PDF Converter Pro",
+				Permissions: []string{"<all_urls>", "cookies", "webRequest"},
+			}}},
+			Virtualization: &evidence.VirtualizationFacts{},
 		},
 	}
 }
@@ -168,6 +191,18 @@ func group(f evidence.Facts, name string) any {
 		return f.TrustStore
 	case groupProcesses:
 		return f.Processes
+	case groupDiskEncryption:
+		return f.DiskEncryption
+	case groupSecureBoot:
+		return f.SecureBoot
+	case groupScreenLock:
+		return f.ScreenLock
+	case groupPlatformSecurity:
+		return f.PlatformSecurity
+	case groupBrowsers:
+		return f.Browsers
+	case groupVirtualization:
+		return f.Virtualization
 	}
 	panic("unknown group " + name)
 }

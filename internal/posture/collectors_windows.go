@@ -5,65 +5,89 @@ package posture
 import (
 	"context"
 	"errors"
-	"fmt"
-	"runtime"
+	"os"
 
 	"github.com/healthgate/healthgate/evidence"
 )
 
-// Placeholders until the Windows collectors land; they replace this file.
-func unsupported(group string) error {
-	return fmt.Errorf("%s facts on %s: %w", group, runtime.GOOS, errors.ErrUnsupported)
+// The Windows collectors are in wincollect.go, OS-independent and tested
+// against recorded answers; these methods give them the running system
+// (liveWindows). Under a device tree (--root DIR) only the hosts file is
+// read from the tree: WMI, the registry, processes and certificate stores
+// would describe this machine, not the tree.
+
+// errNoWindowsQueries is the answer of the collectors that ask Windows
+// itself when collecting a device tree.
+var errNoWindowsQueries = errors.New("windows is not queried for a device tree")
+
+// winLive reports whether env reads the running system.
+func winLive(env *Env) bool {
+	return env.Root == "" || env.Root == "/" || env.Root == `\`
 }
 
-func (osCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupOS)
+// withSystem runs collect with the live system, or refuses for a device
+// tree.
+func withSystem(env *Env, collect func(winSystem) error) error {
+	if !winLive(env) {
+		return errNoWindowsQueries
+	}
+	return collect(liveWindows{})
 }
 
-func (firewallCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupFirewall)
+func (osCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return withSystem(env, func(sys winSystem) error { return winOS(ctx, env, sys, f) })
 }
 
-func (antivirusCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupAntivirus)
+func (firewallCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return withSystem(env, func(sys winSystem) error { return winFirewall(ctx, env, sys, f) })
 }
 
-func (hostsCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupHosts)
+func (antivirusCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return withSystem(env, func(sys winSystem) error { return winAntivirus(ctx, env, sys, f) })
 }
 
-func (dnsCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupDNS)
+// Collect reads the hosts file under %SystemRoot% on the running system,
+// or Windows\System32\drivers\etc\hosts under a device tree.
+func (hostsCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	root, dir := windowsRoot(env.Root, os.Getenv("SystemRoot"))
+	e := &Env{Root: root, Now: env.Now}
+	return winHosts(ctx, e, dir, localHostname(env), f)
 }
 
-func (proxyCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupProxy)
+func (dnsCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return withSystem(env, func(sys winSystem) error { return winDNS(ctx, sys, f) })
 }
 
-func (trustStoreCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupTrustStore)
+func (proxyCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return withSystem(env, func(sys winSystem) error { return winProxy(ctx, sys, f) })
 }
 
-func (processCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupProcesses)
+func (trustStoreCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return withSystem(env, func(sys winSystem) error { return winTrustStore(ctx, sys, baselineRoots(), f) })
 }
 
-func (diskEncryptionCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupDiskEncryption)
+func (processCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return withSystem(env, func(sys winSystem) error { return winProcesses(ctx, sys, f) })
 }
 
-func (secureBootCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupSecureBoot)
+func (diskEncryptionCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return withSystem(env, func(sys winSystem) error {
+		return winDiskEncryption(ctx, sys, os.Getenv("SystemDrive"), f)
+	})
 }
 
-func (screenLockCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupScreenLock)
+func (secureBootCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return withSystem(env, func(sys winSystem) error { return winSecureBoot(ctx, sys, f) })
 }
 
-func (platformSecurityCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupPlatformSecurity)
+func (screenLockCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return withSystem(env, func(sys winSystem) error { return winScreenLock(ctx, sys, f) })
 }
 
-func (virtualizationCollector) Collect(context.Context, *Env, *evidence.Facts) error {
-	return unsupported(groupVirtualization)
+func (platformSecurityCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return withSystem(env, func(sys winSystem) error { return winPlatformSecurity(ctx, sys, f) })
+}
+
+func (virtualizationCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
+	return withSystem(env, func(sys winSystem) error { return winVirtualization(ctx, sys, f) })
 }

@@ -23,8 +23,8 @@ var packageLogs = []string{
 	"var/log/pacman.log",
 }
 
-// Collect reads os-release, the kernel release and the time of the last
-// package installation.
+// Collect reads os-release, the kernel release and build date, and the
+// time of the last package installation.
 func (osCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
 	data, _, err := env.readHead("etc/os-release", 64<<10)
 	if isNotExist(err) {
@@ -37,6 +37,11 @@ func (osCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) err
 	o := &evidence.OSFacts{Name: id, Version: version}
 	if k, _, err := env.readHead("proc/sys/kernel/osrelease", maxString); err == nil {
 		o.Kernel = clean(strings.TrimSpace(string(k)))
+	}
+	if v, _, err := env.readHead("proc/sys/kernel/version", maxString); err == nil {
+		if t, ok := parseKernelBuilt(strings.TrimSpace(string(v))); ok && notFuture(t, env.Now()) {
+			o.KernelBuilt = &t
+		}
 	}
 	if t, ok := lastUpdate(ctx, env); ok {
 		t = t.UTC()
