@@ -36,6 +36,9 @@ type Config struct {
 	Client   *http.Client
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Key is the device key; nil means the Ed25519 key file in StateDir.
+	// OpenKey opens a TPM key (tpm.go).
+	Key devicekey.Key
 }
 
 // Agent reports a device's health.
@@ -45,6 +48,8 @@ type Agent struct {
 	key  devicekey.Key
 	jwk  devicekey.JWK
 	log  *slog.Logger
+	// hardware is whether the server enrolled the key as hardware-bound.
+	hardware bool
 }
 
 // Files in the state directory.
@@ -82,9 +87,13 @@ func New(cfg Config) (*Agent, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, err
 	}
-	key, err := devicekey.LoadOrCreateFile(filepath.Join(cfg.StateDir, keyFile))
-	if err != nil {
-		return nil, err
+	key := cfg.Key
+	if key == nil {
+		k, err := devicekey.LoadOrCreateFile(filepath.Join(cfg.StateDir, keyFile))
+		if err != nil {
+			return nil, err
+		}
+		key = k
 	}
 	jwk, err := devicekey.PublicJWK(key.Public())
 	if err != nil {
@@ -98,6 +107,7 @@ type Enrolment struct {
 	Server   string `json:"server"`
 	DeviceID string `json:"device_id"`
 	JKT      string `json:"jkt"`
+	Hardware bool   `json:"hardware"`
 }
 
 // APIError is an error answer from the server.
@@ -117,23 +127,25 @@ func (a *Agent) Enroll(ctx context.Context) (string, error) {
 	var e Enrolment
 	if err := readJSON(filepath.Join(a.cfg.StateDir, enrolmentFile), &e); err == nil &&
 		e.Server == a.cfg.Server && e.JKT == a.jwk.Thumbprint() && e.DeviceID != "" {
+		a.hardware = e.Hardware
 		return e.DeviceID, nil
 	}
-	var resp struct {
-		DeviceID string `json:"device_id"`
-		JKT      string `json:"jkt"`
-	}
-	if _, err := a.post(ctx, "/v1/enroll", "application/json", map[string]any{"public_key": a.jwk, "platform": posture.Platform()}, &resp); err != nil {
+	var resp enrollAnswer
+	if err := a.enroll(ctx, map[string]any{"public_key": a.jwk, "platform": posture.Platform()}, &resp); err != nil { // tpm.go
 		return "", fmt.Errorf("enrolling: %w", err)
 	}
 	if resp.JKT != a.jwk.Thumbprint() {
 		return "", fmt.Errorf("enrolling: server registered key %s, not ours", resp.JKT)
 	}
-	e = Enrolment{Server: a.cfg.Server, DeviceID: resp.DeviceID, JKT: resp.JKT}
+	e = Enrolment{Server: a.cfg.Server, DeviceID: resp.DeviceID, JKT: resp.JKT, Hardware: resp.Hardware}
 	if err := writeFileAtomic(filepath.Join(a.cfg.StateDir, enrolmentFile), mustJSON(e), 0o600); err != nil {
 		return "", err
 	}
-	a.log.Info("enrolled", slog.String("device_id", e.DeviceID))
+	a.log.Info("enrolled", slog.String("device_id", e.DeviceID), slog.Bool("hardware", e.Hardware))
+	if a.key.Hardware() && !e.Hardware {
+		a.log.Warn("the server did not record the device key as hardware-bound", slog.String("device_id", e.DeviceID))
+	}
+	a.hardware = e.Hardware
 	return e.DeviceID, nil
 }
 
@@ -176,7 +188,12 @@ func (a *Agent) ReportOnce(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.Submit(ctx, tok)
+	res, err := a.Submit(ctx, tok)
+	if err != nil {
+		return nil, err
+	}
+	res.Raw = withHardware(res.Raw, a.hardware) // tpm.go
+	return res, nil
 }
 
 // Evidence asks the server for a challenge and signs a report of facts for it.

@@ -25,6 +25,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	asJSON := fs.Bool("json", false, "with --once: print the server's whole answer as JSON")
 	root := fs.String("root", "/", "read the device's files under this directory")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	keyMode := fs.String("key", string(agent.KeyAuto), "device key: auto (the TPM if there is one, else a key file), file or tpm")
+	tpmAddr := fs.String("tpm", "", "TPM simulator command port host:port (swtpm); default: the system TPM")
+	interval := fs.Duration("interval", agent.DefaultInterval, "without --once: time between reports (1m to 24h, ±10% jitter)")
+	asService := fs.Bool("service", false, "without --once: run under the Windows service control manager")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -32,8 +36,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "healthgate agent: --server is required")
 		return exitUsage
 	}
-	if !*once {
-		fmt.Fprintln(stderr, "healthgate agent: only --once is available in this version; run it from a timer")
+	daemonCfg := agent.DaemonConfig{Interval: *interval}
+	if err := daemonCfg.Validate(); !*once && err != nil {
+		fmt.Fprintln(stderr, "healthgate agent:", err)
 		return exitUsage
 	}
 	if fi, err := os.Stat(*root); err != nil || !fi.IsDir() {
@@ -45,10 +50,21 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "healthgate agent:", err)
 		return exitUsage
 	}
-	a, err := agent.New(agent.Config{Server: *serverURL, StateDir: *state, Root: *root, Version: Version(), Logger: log})
+	key, err := agent.OpenKey(agent.KeyMode(*keyMode), *tpmAddr, *state, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "healthgate agent:", err)
 		return exitFail
+	}
+	if c, ok := key.(io.Closer); ok {
+		defer c.Close() // unload the TPM key
+	}
+	a, err := agent.New(agent.Config{Server: *serverURL, StateDir: *state, Root: *root, Version: Version(), Logger: log, Key: key})
+	if err != nil {
+		fmt.Fprintln(stderr, "healthgate agent:", err)
+		return exitFail
+	}
+	if !*once {
+		return runAgentDaemon(ctx, a, daemonCfg, *asService, stderr)
 	}
 	res, err := a.ReportOnce(ctx)
 	if err != nil {
@@ -63,5 +79,25 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitOK
 	}
 	fmt.Fprintln(stdout, res.Tier)
+	return exitOK
+}
+
+// runAgentDaemon reports until ctx is cancelled (SIGINT, SIGTERM) or, with
+// asService, until the Windows service control manager stops the service.
+func runAgentDaemon(ctx context.Context, a *agent.Agent, cfg agent.DaemonConfig, asService bool, stderr io.Writer) int {
+	d, err := agent.NewDaemon(a, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "healthgate agent:", err)
+		return exitFail
+	}
+	if asService {
+		err = agent.RunService(agent.ServiceName, d.Run)
+	} else {
+		err = d.Run(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "healthgate agent:", err)
+		return exitFail
+	}
 	return exitOK
 }

@@ -37,6 +37,8 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {
 type enrollRequest struct {
 	PublicKey devicekey.JWK `json:"public_key"`
 	Platform  string        `json:"platform,omitempty"`
+	// TPM, when present, attests that the key lives in a TPM (attest.go).
+	TPM *devicekey.TPMAttestation `json:"tpm,omitempty"`
 }
 
 type enrollResponse struct {
@@ -69,6 +71,9 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	jwk, err := devicekey.PublicJWK(pub) // canonical form: drops anything else the client sent
 	if err != nil {
 		return &httpError{Status: http.StatusBadRequest, Code: "bad_public_key", Message: err.Error(), Err: err}
+	}
+	if req.TPM != nil {
+		return s.startTPMEnrollment(w, r, &req, jwk) // attest.go: 202 and a credential challenge
 	}
 	raw, err := json.Marshal(jwk)
 	if err != nil {
