@@ -47,6 +47,8 @@ type config struct {
 	concurrency int
 	devices     int
 	reports     int
+	mode        string
+	apiKey      string
 }
 
 func run(ctx context.Context, args []string) error {
@@ -57,14 +59,25 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.concurrency, "concurrency", 32, "concurrent connections")
 	fs.IntVar(&cfg.devices, "devices", 500, "devices to enrol")
 	fs.IntVar(&cfg.reports, "reports", 60000, "reports to pre-sign (the report phase stops when they run out)")
+	fs.StringVar(&cfg.mode, "mode", "reports", "reports (POST /v1/reports) or decisions (POST /v1/decisions, needs --api-key)")
+	fs.StringVar(&cfg.apiKey, "api-key", "", "relying-party API key for --mode decisions (healthgate rp create NAME)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if cfg.mode != "reports" && cfg.mode != "decisions" {
+		return errors.New("--mode must be reports or decisions")
+	}
+	if cfg.mode == "decisions" && cfg.apiKey == "" {
+		return errors.New("--mode decisions needs --api-key")
 	}
 	if cfg.duration <= 0 || cfg.duration > 2*time.Minute {
 		return errors.New("--duration must be in (0, 2m]")
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.concurrency * 2, MaxConnsPerHost: cfg.concurrency * 2}, Timeout: 30 * time.Second}
 
+	if cfg.mode == "decisions" {
+		return runDecisions(ctx, client, cfg)
+	}
 	fmt.Printf("preparing %d devices and %d signed reports…\n", cfg.devices, cfg.reports)
 	start := time.Now()
 	tokens, err := prepare(ctx, client, cfg)
