@@ -1,3 +1,265 @@
 package storetest
 
-var partnerTests = []storeTest{}
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/healthgate/healthgate/internal/store"
+)
+
+var partnerTests = []storeTest{
+	{"PartnerCreate", testPartnerCreate},
+	{"PartnerTokens", testPartnerTokens},
+	{"TAXIIObjectsPaging", testTAXIIPaging},
+	{"TAXIIObjectsFilters", testTAXIIFilters},
+	{"TAXIIDateAddedMonotonic", testTAXIIMonotonic},
+	{"TAXIIStatus", testTAXIIStatus},
+	{"PullState", testPullState},
+}
+
+func partner(id, name string) (store.Partner, store.PartnerToken) {
+	return store.Partner{ID: id, Name: name, Read: []string{"indicators"}, Write: []string{"indicators"}, Created: t0},
+		store.PartnerToken{ID: "tok-" + id, PartnerID: id, Hash: []byte("hash-" + id), Created: t0, Expires: t0.Add(90 * 24 * time.Hour)}
+}
+
+func testPartnerCreate(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p, tok := partner("p1", "org-a")
+	if err := s.CreatePartner(ctx, p, tok); err != nil {
+		t.Fatal(err)
+	}
+	dup, dupTok := partner("p2", "org-a")
+	if err := s.CreatePartner(ctx, dup, dupTok); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("same name again: err = %v, want ErrConflict", err)
+	}
+	if _, err := s.PartnerToken(ctx, dupTok.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("token of the refused partner was stored: %v", err)
+	}
+	for _, key := range []string{"p1", "org-a"} {
+		got, err := s.Partner(ctx, key)
+		if err != nil {
+			t.Fatalf("Partner(%s): %v", key, err)
+		}
+		if got.ID != "p1" || got.Name != "org-a" || len(got.Read) != 1 || got.Read[0] != "indicators" || len(got.Write) != 1 || !got.Created.Equal(t0) {
+			t.Errorf("Partner(%s) = %+v", key, got)
+		}
+	}
+	if _, err := s.Partner(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown partner: err = %v", err)
+	}
+	b, btok := partner("p3", "org-b")
+	b.Write = nil
+	if err := s.CreatePartner(ctx, b, btok); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Partners(ctx)
+	if err != nil || len(all) != 2 || all[0].Name != "org-a" || all[1].Name != "org-b" || len(all[1].Write) != 0 {
+		t.Errorf("Partners = %+v, %v", all, err)
+	}
+}
+
+func testPartnerTokens(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p, tok := partner("p1", "org-a")
+	if err := s.CreatePartner(ctx, p, tok); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.PartnerToken(ctx, tok.ID)
+	if err != nil || string(got.Hash) != string(tok.Hash) || got.PartnerID != "p1" || !got.Expires.Equal(tok.Expires) || !got.ValidAt(t0) {
+		t.Fatalf("PartnerToken = %+v, %v", got, err)
+	}
+	second := tok
+	second.ID = "tok-2"
+	if err := s.AddPartnerToken(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddPartnerToken(ctx, second); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("same token id twice: %v", err)
+	}
+	orphan := tok
+	orphan.ID, orphan.PartnerID = "tok-3", "nobody"
+	if err := s.AddPartnerToken(ctx, orphan); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("token of an unknown partner: err = %v, want ErrNotFound", err)
+	}
+	n, err := s.RevokePartnerTokens(ctx, "p1", t0.Add(time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("RevokePartnerTokens = %d, %v; want 2", n, err)
+	}
+	got, _ = s.PartnerToken(ctx, tok.ID)
+	if got.ValidAt(t0.Add(2*time.Hour)) || !got.Revoked.Equal(t0.Add(time.Hour)) {
+		t.Errorf("revoked token = %+v", got)
+	}
+	if n, _ := s.RevokePartnerTokens(ctx, "p1", t0.Add(2*time.Hour)); n != 0 {
+		t.Errorf("second revocation touched %d tokens", n)
+	}
+}
+
+func taxiiObject(i int, version time.Time) store.TAXIIObject {
+	id := fmt.Sprintf("indicator--00000000-0000-4000-8000-%012d", i)
+	return store.TAXIIObject{ID: id, Type: "indicator", SpecVersion: "2.1", Version: version,
+		Body: []byte(fmt.Sprintf(`{"id":%q}`, id))}
+}
+
+// testTAXIIPaging stores many objects with one date_added and pages through
+// them with a small limit: every object once, in order.
+func testTAXIIPaging(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var objs []store.TAXIIObject
+	for i := range 1000 {
+		objs = append(objs, taxiiObject(i, t0))
+	}
+	added, err := s.AddTAXIIObjects(ctx, "indicators", objs, store.TAXIIStatus{Requested: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !added.Equal(t0) {
+		t.Errorf("date_added = %v, want %v", added, t0)
+	}
+	seen := map[string]bool{}
+	var after *store.TAXIICursor
+	prev := ""
+	pages := 0
+	for {
+		page, more, err := s.TAXIIObjects(ctx, store.TAXIIQuery{Collection: "indicators", After: after, Limit: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, o := range page {
+			if seen[o.ID] {
+				t.Fatalf("%s seen twice", o.ID)
+			}
+			if o.ID <= prev {
+				t.Fatalf("%s after %s: out of order", o.ID, prev)
+			}
+			if !o.DateAdded.Equal(t0) || string(o.Body) == "" {
+				t.Fatalf("object %+v", o)
+			}
+			seen[o.ID], prev = true, o.ID
+		}
+		if !more {
+			break
+		}
+		last := page[len(page)-1]
+		after = &store.TAXIICursor{DateAdded: last.DateAdded, ID: last.ID, Version: last.Version}
+	}
+	if len(seen) != 1000 || pages != 143 {
+		t.Errorf("saw %d objects in %d pages, want 1000 in 143", len(seen), pages)
+	}
+	// Another collection is separate.
+	if page, _, _ := s.TAXIIObjects(ctx, store.TAXIIQuery{Collection: "sightings"}); len(page) != 0 {
+		t.Errorf("sightings holds %d objects", len(page))
+	}
+}
+
+func testTAXIIFilters(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	v1, v2 := t0, t0.Add(time.Hour)
+	a1, a2, b := taxiiObject(1, v1), taxiiObject(1, v2), taxiiObject(2, v1)
+	mal := store.TAXIIObject{ID: "malware--00000000-0000-4000-8000-000000000003", Type: "malware", SpecVersion: "2.1", Version: v1, Body: []byte(`{}`)}
+	if _, err := s.AddTAXIIObjects(ctx, "indicators", []store.TAXIIObject{a1, b, mal}, store.TAXIIStatus{Requested: t0}); err != nil {
+		t.Fatal(err)
+	}
+	// The same (id, version) again is left alone; a new version is added.
+	if _, err := s.AddTAXIIObjects(ctx, "indicators", []store.TAXIIObject{a1, a2}, store.TAXIIStatus{Requested: t0.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(q store.TAXIIQuery) string {
+		q.Collection = "indicators"
+		page, _, err := s.TAXIIObjects(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := ""
+		for _, o := range page {
+			out += fmt.Sprintf("%s@%d ", o.ID[len(o.ID)-1:], o.Version.Sub(t0)/time.Hour)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		q    store.TAXIIQuery
+		want string
+	}{
+		{"default is last", store.TAXIIQuery{}, "2@0 3@0 1@1 "},
+		{"all", store.TAXIIQuery{Versions: []string{"all"}}, "1@0 2@0 3@0 1@1 "},
+		{"first", store.TAXIIQuery{Versions: []string{"first"}}, "1@0 2@0 3@0 "},
+		{"exact", store.TAXIIQuery{Versions: []string{v2.Format(time.RFC3339Nano)}}, "1@1 "},
+		{"first or last", store.TAXIIQuery{IDs: []string{a1.ID}, Versions: []string{"first", "last"}}, "1@0 1@1 "},
+		{"type", store.TAXIIQuery{Types: []string{"malware"}}, "3@0 "},
+		{"id", store.TAXIIQuery{IDs: []string{b.ID}}, "2@0 "},
+		{"spec_version 2.0", store.TAXIIQuery{SpecVersions: []string{"2.0"}}, ""},
+		{"added_after", store.TAXIIQuery{AddedAfter: t0, Versions: []string{"all"}}, "1@1 "},
+		{"limit", store.TAXIIQuery{Limit: 1}, "2@0 "},
+	}
+	for _, tt := range tests {
+		if got := ids(tt.q); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// testTAXIIMonotonic: a call with an older clock still gets a later
+// date_added than everything already in the collection.
+func testTAXIIMonotonic(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	first, err := s.AddTAXIIObjects(ctx, "indicators", []store.TAXIIObject{taxiiObject(1, t0)}, store.TAXIIStatus{Requested: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := s.AddTAXIIObjects(ctx, "indicators", []store.TAXIIObject{taxiiObject(2, t0)}, store.TAXIIStatus{Requested: t0.Add(-time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.After(first) {
+		t.Errorf("date_added went from %v to %v", first, second)
+	}
+	page, _, _ := s.TAXIIObjects(ctx, store.TAXIIQuery{Collection: "indicators", AddedAfter: first})
+	if len(page) != 1 || page[0].ID != taxiiObject(2, t0).ID {
+		t.Errorf("added_after the first call: %+v", page)
+	}
+}
+
+func testTAXIIStatus(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	st := store.TAXIIStatus{ID: "st-1", PartnerID: "p1", Requested: t0, Body: []byte(`{"status":"complete"}`)}
+	if _, err := s.AddTAXIIObjects(ctx, "indicators", nil, st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TAXIIStatus(ctx, "st-1")
+	if err != nil || got.PartnerID != "p1" || string(got.Body) != string(st.Body) || !got.Requested.Equal(t0) {
+		t.Errorf("TAXIIStatus = %+v, %v", got, err)
+	}
+	// A failing call (duplicate status id) stores none of its objects.
+	if _, err := s.AddTAXIIObjects(ctx, "indicators", []store.TAXIIObject{taxiiObject(9, t0)}, st); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("duplicate status id: err = %v, want ErrConflict", err)
+	}
+	if page, _, _ := s.TAXIIObjects(ctx, store.TAXIIQuery{Collection: "indicators"}); len(page) != 0 {
+		t.Errorf("a failed call left %d objects behind", len(page))
+	}
+	if _, err := s.TAXIIStatus(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown status: err = %v", err)
+	}
+}
+
+func testPullState(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if got, err := s.PullState(ctx, "org-a", "indicators"); err != nil || !got.IsZero() {
+		t.Fatalf("PullState before any pull = %v, %v", got, err)
+	}
+	at := t0.Add(123456 * time.Microsecond)
+	for _, v := range []time.Time{t0, at} {
+		if err := s.SetPullState(ctx, "org-a", "indicators", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.PullState(ctx, "org-a", "indicators"); err != nil || !got.Equal(at) {
+		t.Errorf("PullState = %v, %v; want %v", got, err, at)
+	}
+	if got, _ := s.PullState(ctx, "org-b", "indicators"); !got.IsZero() {
+		t.Errorf("another partner's state = %v", got)
+	}
+}
