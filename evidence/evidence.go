@@ -56,6 +56,9 @@ type Claims struct {
 	Platform  string    `json:"platform"`
 	Facts     Facts     `json:"facts"`
 	Findings  []Finding `json:"findings,omitempty"`
+	// Session is a checkout session id when the report was asked for by a
+	// payment page through a healthgate:// link.
+	Session string `json:"healthgate.session,omitempty"`
 }
 
 // Finding is something the agent matched locally, for example a hash on the
@@ -259,6 +262,7 @@ func (c *Claims) Validate() error {
 	}
 	p.str("swname", c.SWName, true)
 	p.str("swversion", c.SWVersion, false)
+	p.str("healthgate.session", c.Session, false)
 	if !contains(Platforms, c.Platform) {
 		p.addf("platform %q is not one of %s", trim(c.Platform), strings.Join(Platforms, ", "))
 	}

@@ -6,6 +6,13 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 /usr/bin/python3 -c 'import jwt' 2>/dev/null || need_apt+=(python3-jwt)
+# Software TPM for the TPM device key tests (scripts/swtpm.sh).
+{ command -v swtpm && command -v swtpm_setup && command -v swtpm_localca; } >/dev/null 2>&1 || need_apt+=(swtpm swtpm-tools)
+command -v tpm2_getcap >/dev/null 2>&1 || need_apt+=(tpm2-tools)
+# Headless Chromium for the checkout test, and a CJK font so its screenshots
+# show the Chinese text.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need_apt+=(fonts-wqy-zenhei)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from Debian"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

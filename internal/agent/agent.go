@@ -196,8 +196,46 @@ func (a *Agent) ReportOnce(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
+// ReportSession reports for a checkout session a payment page started with
+// a healthgate:// link; the relying party's decision picks the report up.
+func (a *Agent) ReportSession(ctx context.Context, session string) (*Result, error) {
+	id, err := a.Enroll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := a.evidence(ctx, id, a.Collect(ctx), nil, session)
+	if err != nil {
+		return nil, err
+	}
+	return a.Submit(ctx, tok)
+}
+
+// SessionLink parses a healthgate://report?server=URL&session=ID link and
+// returns the session id. The link's server must be the agent's own: a
+// link naming another server would send this device's facts to whoever
+// wrote the link.
+func (a *Agent) SessionLink(link string) (string, error) {
+	u, err := url.Parse(link)
+	if err != nil || u.Scheme != "healthgate" || u.Host != "report" {
+		return "", errors.New("not a healthgate://report link")
+	}
+	q := u.Query()
+	if srv := strings.TrimRight(q.Get("server"), "/"); srv != strings.TrimRight(a.cfg.Server, "/") {
+		return "", fmt.Errorf("the link names server %q, but this agent reports to %q: ignored", srv, a.cfg.Server)
+	}
+	session := q.Get("session")
+	if session == "" || len(session) > 256 {
+		return "", errors.New("the link has no valid session")
+	}
+	return session, nil
+}
+
 // Evidence asks the server for a challenge and signs a report of facts for it.
 func (a *Agent) Evidence(ctx context.Context, deviceID string, facts evidence.Facts, findings []evidence.Finding) ([]byte, error) {
+	return a.evidence(ctx, deviceID, facts, findings, "")
+}
+
+func (a *Agent) evidence(ctx context.Context, deviceID string, facts evidence.Facts, findings []evidence.Finding, session string) ([]byte, error) {
 	var ch struct {
 		Nonce string `json:"nonce"`
 	}
@@ -206,7 +244,7 @@ func (a *Agent) Evidence(ctx context.Context, deviceID string, facts evidence.Fa
 	}
 	claims := &evidence.Claims{
 		Nonce: ch.Nonce, UEID: deviceID, IssuedAt: a.cfg.Now().Unix(), SWName: SWName, SWVersion: a.cfg.Version,
-		Platform: posture.Platform(), Facts: facts, Findings: findings,
+		Platform: posture.Platform(), Facts: facts, Findings: findings, Session: session,
 	}
 	return evidence.Sign(claims, a.key)
 }

@@ -29,6 +29,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	tpmAddr := fs.String("tpm", "", "TPM simulator command port host:port (swtpm); default: the system TPM")
 	interval := fs.Duration("interval", agent.DefaultInterval, "without --once: time between reports (1m to 24h, ±10% jitter)")
 	asService := fs.Bool("service", false, "without --once: run under the Windows service control manager")
+	openURL := fs.String("open-url", "", "report once for the checkout session in a healthgate://report link (the OS URL handler runs this)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -62,6 +63,20 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		fmt.Fprintln(stderr, "healthgate agent:", err)
 		return exitFail
+	}
+	if *openURL != "" {
+		session, err := a.SessionLink(*openURL)
+		if err != nil {
+			fmt.Fprintln(stderr, "healthgate agent:", err)
+			return exitUsage
+		}
+		res, err := a.ReportSession(ctx, session)
+		if err != nil {
+			fmt.Fprintln(stderr, "healthgate agent:", err)
+			return exitFail
+		}
+		fmt.Fprintln(stdout, res.Tier)
+		return exitOK
 	}
 	if !*once {
 		return runAgentDaemon(ctx, a, daemonCfg, *asService, stderr)

@@ -30,7 +30,11 @@ func commands() []command {
 	return []command{
 		{"server", "run the health service", runServer},
 		{"agent", "enrol this device, report its health and keep its certificate", runAgent},
+		{"scan", "check this device locally: a score and how to fix each problem", runScan},
+		{"rp", "manage relying parties and their API keys (rp create|list|rotate|revoke)", runRP},
+		{"intel", "manage threat indicators (intel add|import|list|show|retire|pull)", runIntel},
 		{"token", "verify a health certificate offline (token verify --jwks URL|FILE TOKEN)", runToken},
+		{"partner", "manage partner organisations' TAXII tokens (partner create NAME --read/--write COLL)", runPartner},
 		{"demo", "run the service and an agent on loopback and show what happens", runDemo},
 		{"version", "print the version", runVersion},
 	}

@@ -5,14 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/healthgate/healthgate/internal/agent"
+	"github.com/healthgate/healthgate/internal/demo"
 	"github.com/healthgate/healthgate/token"
 )
 
@@ -20,85 +16,37 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("demo", stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "address for the demo service (a free port is used if it is taken)")
 	dataDir := fs.String("data", "", "data directory (default: a new temporary directory)")
+	lang := fs.String("lang", "zh-CN", "checkout language: zh-CN or en")
 	exit := fs.Bool("exit", false, "exit after the walkthrough instead of serving until interrupted")
 	logLevel := fs.String("log-level", "warn", "server log level")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	work, err := os.MkdirTemp("", "healthgate-demo-")
+	if *lang != "zh-CN" && *lang != "en" {
+		fmt.Fprintln(stderr, "healthgate demo: --lang must be zh-CN or en")
+		return exitUsage
+	}
+	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
-		fmt.Fprintln(stderr, "healthgate demo:", err)
-		return exitFail
-	}
-	defer os.RemoveAll(work)
-	cfg := DefaultServerConfig()
-	cfg.DataDir = filepath.Join(work, "data")
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
-	}
-	cfg.LogLevel = *logLevel
-	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, "healthgate demo:", err)
 		return exitUsage
 	}
-	ln, err := net.Listen("tcp", *listen)
+	d, err := demo.Start(ctx, demo.Options{Listen: *listen, AgentAddr: agent.DefaultLocalAddr, DataDir: *dataDir,
+		Lang: *lang, Version: Version(), Logger: log, ThisComputer: true})
 	if err != nil {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "healthgate demo: cannot listen:", err)
-		return exitFail
-	}
-	log, _ := newLogger(stderr, cfg.LogLevel)
-	srv, closeStore, err := startServer(ctx, cfg, log)
-	if err != nil {
-		ln.Close()
 		fmt.Fprintln(stderr, "healthgate demo:", err)
 		return exitFail
 	}
-	defer closeStore()
-	srvCtx, stopServer := context.WithCancel(ctx)
-	defer stopServer()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(srvCtx, ln) }()
-	base := "http://" + ln.Addr().String()
+	defer d.Close()
 
 	p := &printer{w: stdout}
 	p.title("Healthgate demo")
-	p.line("Health service running at %s (SQLite under %s)", base, cfg.DataDir)
-	p.line("")
-
-	now := time.Now()
-	devices := []struct{ name, story, root string }{
-		{"this computer", "the agent reads this machine's real configuration", "/"},
-		{"simulated healthy PC", "antivirus running with fresh signatures, firewall on, patched two days ago", filepath.Join(work, "healthy")},
-		{"simulated infected PC", "payment site hijacked in the hosts file, rogue root CA, TeamViewer running, no antivirus or firewall", filepath.Join(work, "infected")},
-	}
-	if err := demoDevice(devices[1].root, false, now); err != nil {
-		fmt.Fprintln(stderr, "healthgate demo:", err)
-		return exitFail
-	}
-	if err := demoDevice(devices[2].root, true, now); err != nil {
-		fmt.Fprintln(stderr, "healthgate demo:", err)
-		return exitFail
-	}
-	jwks := token.NewRemoteJWKS(base + "/.well-known/jwks.json")
-	var lastCert string
-	for i, d := range devices {
-		state := filepath.Join(work, fmt.Sprintf("agent-%d", i))
-		a, err := agent.New(agent.Config{Server: base, StateDir: state, Root: d.root, Version: Version(),
-			Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			fmt.Fprintln(stderr, "healthgate demo:", err)
-			return exitFail
-		}
-		res, err := a.ReportOnce(ctx)
-		if err != nil {
-			fmt.Fprintf(stderr, "healthgate demo: %s: %v\n", d.name, err)
-			return exitFail
-		}
-		p.title(fmt.Sprintf("Device %d: %s", i+1, d.name))
-		p.line("(%s)", d.story)
+	p.line("Health service running at %s", d.HealthURL)
+	jwks := token.NewRemoteJWKS(d.HealthURL + "/.well-known/jwks.json")
+	for i, dev := range d.Devices {
+		res := dev.Result
+		p.title(fmt.Sprintf("Device %d: %s", i+1, dev.Name))
+		p.line("(%s)", dev.Story)
 		p.line("enrolled as %s, reported signed evidence, appraised by policy %s", res.DeviceID, res.PolicyID)
 		p.line("tier: %s   score: %d/100", strings.ToUpper(res.Tier), res.Score)
 		for _, f := range res.Findings {
@@ -110,31 +58,32 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		claims, err := token.Verify(ctx, []byte(res.Certificate), jwks)
 		if err != nil {
-			fmt.Fprintf(stderr, "healthgate demo: certificate of %s does not verify: %v\n", d.name, err)
+			fmt.Fprintf(stderr, "healthgate demo: certificate of %s does not verify: %v\n", dev.Name, err)
 			return exitFail
 		}
 		p.line("health certificate (verified offline against the JWKS):")
 		b, _ := json.MarshalIndent(claims, "    ", "  ")
 		p.line("    %s", b)
-		lastCert = filepath.Join(state, "certificate.jwt")
 	}
+	p.title("Pay at the demo shop")
+	p.line("Open a checkout as each device; the page asks that device's agent for proof,")
+	p.line("the shop asks Healthgate for a decision, and the page shows it (SMS code %s):", demo.SMSCode)
+	for _, dev := range d.Devices {
+		p.line("  %-24s %s/?agent=%s", dev.Name, d.MerchantURL, dev.AgentURL)
+	}
+	p.line("  %-24s %s/?agent=%s", "a PC without the agent", d.MerchantURL, d.NoAgentURL)
 	p.title("Where to look")
-	p.line("  certificate signing keys  %s/.well-known/jwks.json", base)
-	p.line("  Prometheus metrics        %s/metrics", base)
-	p.line("  liveness                  %s/healthz", base)
-	p.line("  verify a certificate      healthgate token verify --jwks %s/.well-known/jwks.json %s", base, lastCert)
-	p.line("  report this machine       healthgate agent --server %s --once --json", base)
+	p.line("  certificate signing keys  %s/.well-known/jwks.json", d.HealthURL)
+	p.line("  Prometheus metrics        %s/metrics", d.HealthURL)
+	p.line("  liveness                  %s/healthz", d.HealthURL)
+	p.line("  checkout SDK              %s/sdk/healthgate.js", d.HealthURL)
+	p.line("  report this machine       healthgate agent --server %s --once --json", d.HealthURL)
 	if *exit {
-		stopServer()
-		if err := <-served; err != nil {
-			fmt.Fprintln(stderr, "healthgate demo:", err)
-			return exitFail
-		}
 		return exitOK
 	}
 	p.line("")
 	p.line("Serving until you press Ctrl-C.")
-	if err := <-served; err != nil {
+	if err := d.Wait(ctx); err != nil {
 		fmt.Fprintln(stderr, "healthgate demo:", err)
 		return exitFail
 	}

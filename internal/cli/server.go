@@ -15,6 +15,7 @@ import (
 
 	"github.com/healthgate/healthgate/internal/issuer"
 	"github.com/healthgate/healthgate/internal/policy"
+	"github.com/healthgate/healthgate/internal/risk"
 	"github.com/healthgate/healthgate/internal/server"
 	"github.com/healthgate/healthgate/internal/store"
 	"github.com/healthgate/healthgate/internal/store/sqlite"
@@ -31,6 +32,9 @@ type ServerConfig struct {
 	Lifetimes  issuer.Lifetimes
 	NonceTTL   time.Duration
 	MaxSkew    time.Duration
+
+	// RiskPolicyFile is the transaction risk policy (default: embedded).
+	RiskPolicyFile string
 }
 
 // DefaultServerConfig returns the defaults of design.md.
@@ -84,6 +88,7 @@ func (c *ServerConfig) flags(fs interface {
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (SQLite database)")
 	fs.StringVar(&c.DB, "db", c.DB, "database URL: postgres://… for the scale path (default: SQLite under --data)")
 	fs.StringVar(&c.PolicyFile, "policy", c.PolicyFile, "health policy YAML file (default: the embedded policy)")
+	fs.StringVar(&c.RiskPolicyFile, "risk-policy", c.RiskPolicyFile, "transaction risk policy YAML file (default: the embedded policy)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.DurationVar(&c.Lifetimes.Affirming, "cert-ttl", c.Lifetimes.Affirming, "certificate lifetime for a healthy device")
 	fs.DurationVar(&c.Lifetimes.Warning, "cert-ttl-warning", c.Lifetimes.Warning, "certificate lifetime for a device at risk")
@@ -156,12 +161,19 @@ func startServer(ctx context.Context, cfg ServerConfig, log *slog.Logger) (*serv
 			return nil, nil, fmt.Errorf("policy %s: %w", cfg.PolicyFile, err)
 		}
 	}
+	riskPol := risk.Default()
+	if cfg.RiskPolicyFile != "" {
+		var err error
+		if riskPol, err = risk.LoadFile(cfg.RiskPolicyFile); err != nil {
+			return nil, nil, err
+		}
+	}
 	st, err := openStore(ctx, cfg.DataDir, cfg.DB)
 	if err != nil {
 		return nil, nil, err
 	}
 	srv, err := server.New(ctx, server.Options{
-		Store: st, Policy: pol, Lifetimes: cfg.Lifetimes, NonceTTL: cfg.NonceTTL, MaxSkew: cfg.MaxSkew,
+		Store: st, Policy: pol, RiskPolicy: riskPol, Lifetimes: cfg.Lifetimes, NonceTTL: cfg.NonceTTL, MaxSkew: cfg.MaxSkew,
 		Version: Version(), Logger: log,
 	})
 	if err != nil {

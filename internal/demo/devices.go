@@ -1,4 +1,4 @@
-package cli
+package demo
 
 import (
 	"crypto/ecdsa"
@@ -14,10 +14,20 @@ import (
 	"time"
 )
 
-// demoDevice writes the file tree of a simulated device under root, in the
+// Kinds of simulated device.
+type Kind int
+
+const (
+	Healthy  Kind = iota // antivirus on with fresh signatures, firewall on, patched
+	AtRisk               // healthy but the firewall is off
+	Infected             // payment site hijacked, rogue root CA, remote-control tool, no protection
+)
+
+// WriteDevice writes the file tree of a simulated device under root, in the
 // layout the Linux collectors read, with dates relative to now so the tree
 // is as fresh (or as stale) as the story needs.
-func demoDevice(root string, infected bool, now time.Time) error {
+func WriteDevice(root string, kind Kind, now time.Time) error {
+	infected := kind == Infected
 	files := map[string]string{
 		"etc/os-release":              "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n",
 		"proc/sys/kernel/osrelease":   "6.1.0-27-amd64\n",
@@ -40,6 +50,9 @@ func demoDevice(root string, infected bool, now time.Time) error {
 		"proc/812/exe":  "/usr/sbin/sshd",
 		"proc/640/exe":  "/usr/sbin/clamd",
 		"proc/1500/exe": "/usr/lib/firefox-esr/firefox",
+	}
+	if kind == AtRisk {
+		files["etc/ufw/ufw.conf"] = "ENABLED=no\n"
 	}
 	if infected {
 		// The attacks that steal payments: a hijacked payment domain, a

@@ -120,8 +120,12 @@ func (s *Server) decisionRoutes(r chi.Router) {
 
 // DecisionRequest is the body of POST /v1/decisions.
 type DecisionRequest struct {
-	Certificate string          `json:"certificate,omitempty"`
-	Proof       string          `json:"proof,omitempty"`
+	Certificate string `json:"certificate,omitempty"`
+	Proof       string `json:"proof,omitempty"`
+	// Session is a checkout session (POST /v1/sessions) whose device
+	// reported through a healthgate:// link: the path without a loopback
+	// call, used when there is no certificate.
+	Session     string          `json:"session,omitempty"`
 	Event       string          `json:"event"`
 	Account     string          `json:"account"`
 	Amount      json.RawMessage `json:"amount,omitempty"`
@@ -243,6 +247,9 @@ func validate(req DecisionRequest) (validTx, error) {
 	if len(req.Proof) > maxProofLen {
 		p = append(p, "proof is too large")
 	}
+	if len(req.Session) > 256 {
+		p = append(p, "session is too large")
+	}
 	if len(p) > 0 {
 		return v, badInput(p)
 	}
@@ -325,6 +332,13 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
+	if tx.Certificate == "" && tx.Session != "" {
+		var err error
+		if deviceID, err = s.sessionSignals(r.Context(), rpID, tx.Session, now, &sig); err != nil {
+			return err
+		}
+	}
+
 	acct := d.hash("account", rpID, tx.Account)
 	if deviceID != "" {
 		seen, n, err := d.accounts.lookup(r.Context(), s.store, rpID, deviceID, acct, now)
@@ -374,10 +388,34 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, d.response(rec, &sig, res.Warnings, res.PolicyID))
 }
 
-// intelSignals is the hook for the intel store's phishing lists (merchant
-// host, payee). Until it is wired, nothing is on a list.
-func (s *Server) intelSignals(merchantHost, payee string) risk.IntelSignals {
-	return risk.IntelSignals{}
+// sessionSignals fills the device signals from the report a device made
+// for a checkout session, and returns the device id. A session of another
+// relying party, or an expired one, is refused; a session the device has
+// not reported for (yet) leaves the certificate missing: step-up.
+func (s *Server) sessionSignals(ctx context.Context, rpID, session string, now time.Time, sig *risk.Signals) (string, error) {
+	owner, err := s.sessions.check(session)
+	if err != nil || owner != rpID {
+		return "", errorf(http.StatusBadRequest, "session_invalid", "the checkout session is unknown, expired or not yours")
+	}
+	rep, err := s.store.SessionReport(ctx, session)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	sig.Certificate.Present = true
+	if !now.Before(rep.CertExp) {
+		sig.Certificate.Expired = true
+		return "", nil
+	}
+	// The device signed a report for this one-time session: as good as a
+	// certificate with a proof of possession.
+	sig.Certificate.Valid, sig.Certificate.Bound = true, true
+	sig.Device.Known, sig.Device.Tier = true, rep.Tier
+	if rep.Findings != nil {
+		sig.Device.Findings = rep.Findings
+	}
+	return rep.DeviceID, nil
 }
 
 // newDecisionID returns "dec_" and 16 bytes, base64url: 6 bytes of the
@@ -430,6 +468,14 @@ func (s *Server) checkProof(ctx context.Context, tx validTx, claims *token.Claim
 	}
 	if !hmac.Equal([]byte(p.TxHash), []byte(want)) {
 		return bad("proof was signed for a different transaction", nil)
+	}
+	// The agent signs for the page origin that asked it; a proof made for
+	// one shop's page does not vouch for a payment at another. (An app
+	// payment names no merchant_url: nothing to compare.)
+	if tx.MerchantURL != "" {
+		if u, err := url.Parse(tx.MerchantURL); err != nil || u.Scheme+"://"+u.Host != p.Origin {
+			return bad("proof was made for another site than merchant_url", nil)
+		}
 	}
 	return nil
 }

@@ -151,6 +151,11 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 		return s.rejected(ap)
 	}
 	c := ap.Claims
+	if c.Session != "" {
+		if _, err := s.sessions.check(c.Session); err != nil {
+			return errorf(http.StatusBadRequest, "session_invalid", "the checkout session is unknown or expired: start the payment again")
+		}
+	}
 	res := s.policy.Evaluate(policy.Input{
 		Facts: c.Facts, Findings: c.Findings, Platform: c.Platform, Now: s.opts.Now(), HardwareKey: ap.Device.Hardware,
 	})
@@ -168,13 +173,15 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 	rep := store.Report{
 		ID: claims.ID, DeviceID: ap.Device.ID, Nonce: c.Nonce, NonceExp: ap.NonceExp, Received: s.opts.Now().UTC(),
 		Platform: c.Platform, Tier: res.Tier, Score: res.Score, Findings: codes, PolicyID: res.PolicyID,
-		CertID: claims.ID, CertExp: claims.ExpiresAt(), SWVersion: c.SWVersion,
+		CertID: claims.ID, CertExp: claims.ExpiresAt(), SWVersion: c.SWVersion, Session: c.Session,
 	}
 	// Storing consumes the nonce: only one report per challenge gets a
 	// certificate, however many copies race here.
 	if err := s.store.RecordReport(r.Context(), rep); errors.Is(err, store.ErrNonceReplayed) {
 		return s.rejected(verify.Appraisal{Reason: verify.ReasonNonceReplayed, Tier: token.TierNone, Status: http.StatusConflict,
 			Message: "this challenge nonce was already used: ask for a new one"})
+	} else if errors.Is(err, store.ErrConflict) {
+		return errorf(http.StatusConflict, "session_used", "this checkout session already has a report: start the payment again")
 	} else if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/healthgate/healthgate/internal/issuer"
 	"github.com/healthgate/healthgate/internal/policy"
+	"github.com/healthgate/healthgate/internal/risk"
 	"github.com/healthgate/healthgate/internal/store"
 	"github.com/healthgate/healthgate/internal/verify"
 )
@@ -40,6 +42,17 @@ type Options struct {
 	Logger    *slog.Logger
 	Now       func() time.Time
 	Rand      io.Reader
+	// RiskPolicy decides transactions (POST /v1/decisions); default: the
+	// embedded risk policy.
+	RiskPolicy *risk.Policy
+	// EKRoots, when set, are the TPM manufacturer CAs an endorsement key
+	// certificate must chain to (through EKIntermediates) for a TPM-bound
+	// key to be enrolled; when nil, any TPM is accepted (docs/TPM.md).
+	// CheckoutOrigins are the merchant page origins that agents answer on
+	// loopback (published at GET /v1/agent/config).
+	CheckoutOrigins []string
+	EKRoots         *x509.CertPool
+	EKIntermediates *x509.CertPool
 }
 
 // Server is the running service.
@@ -52,8 +65,15 @@ type Server struct {
 	nonces  *verify.Nonces
 	verify  *verify.Verifier
 	devices *deviceCache
-	metrics *metrics
-	handler http.Handler
+	// sessions mints checkout session ids (sessions.go).
+	sessions *sessionMinter
+	// intelLists are the domain and payee lists decisions check
+	// (intelsignals.go).
+	intelLists intelLists
+	metrics    *metrics
+	dec        *decisions // decisions.go
+	feed       *feedCache // intel.go
+	handler    http.Handler
 
 	bgOnce sync.Once
 }
@@ -94,6 +114,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.devices = newDeviceCache(opts.Store, 100_000)
+	if s.sessions, err = newSessionMinter(ctx, opts.Store, opts.Now, opts.Rand); err != nil {
+		return nil, fmt.Errorf("loading checkout session key: %w", err)
+	}
 	s.verify = &verify.Verifier{Devices: s.devices, Nonces: s.nonces, Now: opts.Now, MaxSkew: opts.MaxSkew}
 	s.issuer, err = issuer.New(ctx, opts.Store, issuer.Options{
 		Issuer: opts.Issuer, Build: "healthgate/" + opts.Version, Lifetimes: opts.Lifetimes, Now: opts.Now, Rand: opts.Rand,
@@ -103,6 +126,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = newMetrics()
+	if err := s.initDecisions(ctx); err != nil {
+		return nil, err
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -120,11 +146,14 @@ func (s *Server) routes() http.Handler {
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	r.Get("/.well-known/jwks.json", s.wrap(s.handleJWKS))
 	r.Post("/v1/enroll", s.wrap(s.handleEnroll))
+	r.Post("/v1/enroll/activate", s.wrap(s.handleEnrollActivate)) // attest.go
 	r.Post("/v1/challenge", s.wrap(s.handleChallenge))
 	r.Post("/v1/reports", s.wrap(s.handleReport))
-	s.decisionRoutes(r) // decisions.go
-	s.intelRoutes(r)    // intel.go
-	s.taxiiRoutes(r)    // taxii.go
+	s.decisionRoutes(r)     // decisions.go
+	s.intelRoutes(r)        // intel.go
+	s.taxiiRoutes(r)        // taxii.go
+	s.checkoutRoutes(r)     // checkout.go
+	s.surveillanceRoutes(r) // surveillance.go
 	r.NotFound(s.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not_found", "no such endpoint: %s", r.URL.Path)
 	}))
@@ -183,8 +212,15 @@ func (s *Server) background(ctx context.Context) {
 	}
 }
 
+// Maintain runs one maintenance pass now: what the background loop does
+// every minute (expire indicators, reload lists, purge spent nonces, rotate
+// and reload signing keys).
+func (s *Server) Maintain(ctx context.Context) { s.maintain(ctx) }
+
 func (s *Server) maintain(ctx context.Context) {
 	now := s.opts.Now()
+	s.maintainIntel(ctx)      // intel.go
+	s.maintainIntelLists(ctx) // intelsignals.go
 	if n, err := s.store.PurgeNonces(ctx, now); err != nil {
 		s.log.Warn("purging nonces", slog.Any("err", err))
 	} else if n > 0 {

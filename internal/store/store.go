@@ -23,6 +23,7 @@ type Store interface {
 	RelyingPartyStore // relyingparty.go: relying parties, API keys, decisions
 	IntelStore        // intel.go: indicators, sightings, feed
 	PartnerStore      // partner.go: partner organisations, TAXII objects
+	SurveillanceStore // surveillance.go: daily sighting aggregates, outbreak alerts
 
 	// EnrollDevice records a device and its public key. Enrolling the same
 	// id again returns the stored device and created=false.
@@ -36,6 +37,9 @@ type Store interface {
 	RecordReport(ctx context.Context, r Report) error
 	// LatestReport returns the newest report of a device or ErrNotFound.
 	LatestReport(ctx context.Context, deviceID string) (Report, error)
+	// SessionReport returns the report made for a checkout session or
+	// ErrNotFound.
+	SessionReport(ctx context.Context, session string) (Report, error)
 	// PurgeNonces forgets consumed nonces that expired before t; they can no
 	// longer be replayed because they no longer verify.
 	PurgeNonces(ctx context.Context, before time.Time) (int64, error)
@@ -86,6 +90,9 @@ type Report struct {
 	CertID    string // jti of the certificate issued, if any
 	CertExp   time.Time
 	SWVersion string
+	// Session is the checkout session the report was made for, if any;
+	// at most one report per session.
+	Session string
 }
 
 // SigningKey is a certificate signing key. Private holds the key in PKCS #8

@@ -97,7 +97,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.read.Close()
 		return nil, err
 	}
-	if db.insertReport, err = write.PrepareContext(ctx, `INSERT INTO reports (id, device_id, received_at, platform, tier, score, findings, policy_id, cert_id, cert_exp, sw_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+	if db.insertReport, err = write.PrepareContext(ctx, `INSERT INTO reports (id, device_id, received_at, platform, tier, score, findings, policy_id, cert_id, cert_exp, sw_version, session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
 		db.write.Close()
 		db.read.Close()
 		return nil, err
@@ -320,13 +320,16 @@ func (db *DB) commitBatch(batch []reportReq, errs []error) error {
 			return err
 		}
 		if _, err := reportStmt.ExecContext(ctx, r.ID, r.DeviceID, ms(r.Received), r.Platform, r.Tier, r.Score,
-			string(findings), r.PolicyID, r.CertID, ms(r.CertExp), r.SWVersion); err != nil {
+			string(findings), r.PolicyID, r.CertID, ms(r.CertExp), r.SWVersion, nullString(r.Session)); err != nil {
 			if strings.Contains(err.Error(), "FOREIGN KEY") || strings.Contains(err.Error(), "UNIQUE") {
 				// One bad report must not fail its neighbours: undo its nonce.
 				if _, uerr := tx.ExecContext(ctx, `DELETE FROM used_nonces WHERE nonce = ?`, r.Nonce); uerr != nil {
 					return uerr
 				}
 				errs[i] = fmt.Errorf("recording report: %w", err)
+				if strings.Contains(err.Error(), "UNIQUE") {
+					errs[i] = fmt.Errorf("%w: report for this session", store.ErrConflict)
+				}
 				continue
 			}
 			return err
@@ -344,24 +347,36 @@ func nonNil(s []string) []string {
 
 // LatestReport implements store.Store.
 func (db *DB) LatestReport(ctx context.Context, deviceID string) (store.Report, error) {
+	return db.report(ctx, `WHERE device_id = ? ORDER BY received_at DESC, rowid DESC LIMIT 1`, deviceID)
+}
+
+// SessionReport implements store.Store.
+func (db *DB) SessionReport(ctx context.Context, session string) (store.Report, error) {
+	return db.report(ctx, `WHERE session = ?`, session)
+}
+
+func (db *DB) report(ctx context.Context, where string, args ...any) (store.Report, error) {
 	var r store.Report
 	var received, certExp int64
 	var findings string
-	err := db.read.QueryRowContext(ctx, `SELECT id, device_id, received_at, platform, tier, score, findings, policy_id, cert_id, cert_exp, sw_version
-		FROM reports WHERE device_id = ? ORDER BY received_at DESC, rowid DESC LIMIT 1`, deviceID).
-		Scan(&r.ID, &r.DeviceID, &received, &r.Platform, &r.Tier, &r.Score, &findings, &r.PolicyID, &r.CertID, &certExp, &r.SWVersion)
+	var session sql.NullString
+	err := db.read.QueryRowContext(ctx, `SELECT id, device_id, received_at, platform, tier, score, findings, policy_id, cert_id, cert_exp, sw_version, session
+		FROM reports `+where, args...).
+		Scan(&r.ID, &r.DeviceID, &received, &r.Platform, &r.Tier, &r.Score, &findings, &r.PolicyID, &r.CertID, &certExp, &r.SWVersion, &session)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Report{}, store.ErrNotFound
 	}
 	if err != nil {
 		return store.Report{}, err
 	}
-	r.Received, r.CertExp = fromMS(received), fromMS(certExp)
+	r.Received, r.CertExp, r.Session = fromMS(received), fromMS(certExp), session.String
 	if err := json.Unmarshal([]byte(findings), &r.Findings); err != nil {
 		return store.Report{}, fmt.Errorf("report %s findings: %w", r.ID, err)
 	}
 	return r, nil
 }
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
 // PurgeNonces implements store.Store.
 func (db *DB) PurgeNonces(ctx context.Context, before time.Time) (int64, error) {

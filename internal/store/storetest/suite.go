@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReportConsumesNonce", testReportNonce},
 		{"ConcurrentReplays", testConcurrentReplays},
 		{"ReportForUnknownDevice", testReportUnknownDevice},
+		{"SessionReport", testSessionReport},
 		{"PurgeNonces", testPurge},
 		{"SigningKeys", testSigningKeys},
 		{"Secret", testSecret},
@@ -34,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, relyingPartyTests...) // relyingparty.go
 	tests = append(tests, intelTests...)        // intel.go
 	tests = append(tests, partnerTests...)      // partner.go
+	tests = append(tests, surveillanceTests...) // surveillance.go
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
@@ -279,5 +281,35 @@ func testSecret(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Secret(ctx, "other", func() ([]byte, error) { return nil, errors.New("boom") }); err == nil {
 		t.Error("create error was swallowed")
+	}
+}
+
+func testSessionReport(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustEnroll(t, s, "dev1")
+	if _, err := s.SessionReport(ctx, "sess-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("no report yet: err = %v, want ErrNotFound", err)
+	}
+	r := report("r1", "dev1", "nonce-0001")
+	r.Session = "sess-1"
+	if err := s.RecordReport(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SessionReport(ctx, "sess-1")
+	if err != nil || got.ID != "r1" || got.Session != "sess-1" || got.Tier != r.Tier {
+		t.Fatalf("SessionReport = %+v, %v", got, err)
+	}
+	// One report per session: a second one is refused and its nonce freed.
+	again := report("r2", "dev1", "nonce-0002")
+	again.Session = "sess-1"
+	if err := s.RecordReport(ctx, again); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a second report for one session: err = %v, want ErrConflict", err)
+	}
+	plain := report("r3", "dev1", "nonce-0002")
+	if err := s.RecordReport(ctx, plain); err != nil {
+		t.Errorf("nonce of the refused session report stayed consumed: %v", err)
+	}
+	if got, _ := s.LatestReport(ctx, "dev1"); got.Session != "" || got.ID != "r3" {
+		t.Errorf("latest = %+v, want r3 without a session", got)
 	}
 }

@@ -1,0 +1,234 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/healthgate/healthgate/evidence"
+)
+
+// DefaultLocalAddr is where the agent answers checkout pages: loopback only,
+// on a fixed port so a page knows where to ask.
+const DefaultLocalAddr = "127.0.0.1:17853"
+
+// LocalOptions configure the checkout endpoint.
+type LocalOptions struct {
+	// Origins are the page origins allowed to ask, as the server publishes
+	// them (GET /v1/agent/config). Anyone else gets 403 and no CORS headers.
+	Origins []string
+	// RatePerMinute bounds proofs per origin (default 30).
+	RatePerMinute int
+	Now           func() time.Time
+}
+
+// CheckoutOrigins fetches the page origins the server allows to ask this
+// agent for proofs (GET /v1/agent/config).
+func (a *Agent) CheckoutOrigins(ctx context.Context) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base.JoinPath("/v1/agent/config").String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := a.cfg.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("agent config: server answered %s", resp.Status)
+	}
+	var cfg struct {
+		CheckoutOrigins []string `json:"checkout_origins"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("agent config: %w", err)
+	}
+	return cfg.CheckoutOrigins, nil
+}
+
+// LocalHandler serves the checkout endpoint a payment page calls on
+// loopback:
+//
+//	POST /v1/proof {"transaction": {account, amount, currency, payee, merchant_url}}
+//	  → {"certificate", "proof", "expires_at", "tier"}
+//
+// The proof is a JWS by the device key over the transaction hash and the
+// page's origin, so a certificate copied off this device is useless
+// elsewhere. Only allowlisted origins are answered, the Host header must be
+// a loopback address (DNS rebinding), requests are rate-limited per origin,
+// and nothing but the certificate (which the origin's platform receives
+// anyway) leaves the device.
+func (a *Agent) LocalHandler(opts LocalOptions) http.Handler {
+	if opts.RatePerMinute <= 0 {
+		opts.RatePerMinute = 30
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	l := &local{a: a, opts: opts, buckets: make(map[string]*bucket)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/proof", l.proof)
+	mux.HandleFunc("GET /v1/status", l.status)
+	return l.guard(mux)
+}
+
+type local struct {
+	a    *Agent
+	opts LocalOptions
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	report  sync.Mutex // one refresh at a time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func (l *local) allowed(origin string) bool {
+	return origin != "" && slices.Contains(l.opts.Origins, origin)
+}
+
+// take spends one token of the origin's bucket.
+func (l *local) take(origin string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.opts.Now()
+	b, ok := l.buckets[origin]
+	if !ok {
+		b = &bucket{tokens: float64(l.opts.RatePerMinute), last: now}
+		l.buckets[origin] = b
+	}
+	b.tokens = min(float64(l.opts.RatePerMinute), b.tokens+now.Sub(b.last).Minutes()*float64(l.opts.RatePerMinute))
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+func (l *local) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			localError(w, http.StatusForbidden, "bad_host", "the agent answers only on loopback")
+			return
+		}
+		origin := r.Header.Get("Origin")
+		if !l.allowed(origin) {
+			localError(w, http.StatusForbidden, "origin_not_allowed", "this page is not allowed to ask the Healthgate agent")
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Vary", "Origin")
+		if r.Method == http.MethodOptions {
+			h.Set("Access-Control-Allow-Methods", "GET, POST")
+			h.Set("Access-Control-Allow-Headers", "Content-Type")
+			// Chrome's Private/Local Network Access preflight.
+			if r.Header.Get("Access-Control-Request-Private-Network") == "true" {
+				h.Set("Access-Control-Allow-Private-Network", "true")
+			}
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if !l.take(origin) {
+			localError(w, http.StatusTooManyRequests, "rate_limited", "too many requests from this page")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (l *local) status(w http.ResponseWriter, r *http.Request) {
+	writeLocal(w, http.StatusOK, map[string]string{"agent": SWName, "version": l.a.cfg.Version})
+}
+
+type proofRequest struct {
+	Transaction evidence.Transaction `json:"transaction"`
+}
+
+type proofResponse struct {
+	Certificate string    `json:"certificate"`
+	Proof       string    `json:"proof"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	Tier        string    `json:"tier"`
+}
+
+func (l *local) proof(w http.ResponseWriter, r *http.Request) {
+	var req proofRequest
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<10))
+	if err == nil {
+		dec := json.NewDecoder(strings.NewReader(string(body)))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&req)
+	}
+	if err != nil {
+		localError(w, http.StatusBadRequest, "bad_request", "body must be {\"transaction\": {…}}")
+		return
+	}
+	hash, err := evidence.TransactionHash(req.Transaction)
+	if err != nil {
+		localError(w, http.StatusBadRequest, "bad_transaction", err.Error())
+		return
+	}
+	res, err := l.current(r)
+	if err != nil {
+		localError(w, http.StatusServiceUnavailable, "no_certificate", "the agent could not get a health certificate: "+err.Error())
+		return
+	}
+	proof, err := evidence.SignProof(evidence.Proof{TxHash: hash, Origin: r.Header.Get("Origin"), IssuedAt: l.opts.Now().Unix()}, l.a.key)
+	if err != nil {
+		localError(w, http.StatusInternalServerError, "sign_failed", "the device key could not sign")
+		return
+	}
+	writeLocal(w, http.StatusOK, proofResponse{Certificate: res.Certificate, Proof: string(proof), ExpiresAt: res.ExpiresAt, Tier: res.Tier})
+}
+
+// current returns the stored certificate, reporting first when there is
+// none or it expires within a minute.
+func (l *local) current(r *http.Request) (*Result, error) {
+	l.report.Lock()
+	defer l.report.Unlock()
+	var res Result
+	raw, err := os.ReadFile(filepath.Join(l.a.cfg.StateDir, lastReportFile))
+	if err == nil && json.Unmarshal(raw, &res) == nil && res.ExpiresAt.After(l.opts.Now().Add(time.Minute)) {
+		return &res, nil
+	}
+	fresh, err := l.a.ReportOnce(r.Context())
+	if err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) {
+			return nil, errors.New(apiErr.Message)
+		}
+		return nil, errors.New("the health service is unreachable")
+	}
+	return fresh, nil
+}
+
+func writeLocal(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func localError(w http.ResponseWriter, status int, code, msg string) {
+	writeLocal(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}

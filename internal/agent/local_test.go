@@ -1,0 +1,153 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/healthgate/healthgate/evidence"
+	"github.com/healthgate/healthgate/internal/server"
+	"github.com/healthgate/healthgate/internal/store/sqlite"
+)
+
+// newTestAgent runs a real health service on loopback and an agent that
+// reads the healthy testdata tree.
+func newTestAgent(t *testing.T) *Agent {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(ctx, server.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { hs.Close(); st.Close() })
+	a, err := New(Config{Server: hs.URL, StateDir: t.TempDir(), Root: filepath.Join("..", "posture", "testdata", "healthy")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+const shop = "https://shop.example"
+
+func localRequest(h http.Handler, method, host, origin, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, "http://"+host+"/v1/proof", strings.NewReader(body))
+	req.Host = host
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if method == http.MethodOptions {
+		req.Header.Set("Access-Control-Request-Private-Network", "true")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+const txBody = `{"transaction":{"account":"acct-1","amount":"128.00","currency":"CNY","payee":"shop-42","merchant_url":"https://shop.example/checkout"}}`
+
+func TestLocalProof(t *testing.T) {
+	a := newTestAgent(t)
+	h := a.LocalHandler(LocalOptions{Origins: []string{shop}})
+	rec := localRequest(h, http.MethodPost, "127.0.0.1:17853", shop, txBody)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("proof: %d %s", rec.Code, rec.Body)
+	}
+	if got := rec.Header().Get("Access-Control-Allow-Origin"); got != shop {
+		t.Errorf("ACAO = %q, want %q", got, shop)
+	}
+	var resp proofResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.Certificate == "" || resp.Tier == "" {
+		t.Errorf("no certificate in %+v", resp)
+	}
+	p, err := evidence.VerifyProof([]byte(resp.Proof), a.key.Public(), time.Now())
+	if err != nil {
+		t.Fatalf("proof does not verify with the device key: %v", err)
+	}
+	want, _ := evidence.TransactionHash(evidence.Transaction{Account: "acct-1", Amount: "128.00", Currency: "CNY", Payee: "shop-42", MerchantURL: "https://shop.example/checkout"})
+	if p.TxHash != want || p.Origin != shop {
+		t.Errorf("proof = %+v, want tx %s for %s", p, want, shop)
+	}
+	// The certificate was fetched once and is reused while fresh.
+	first := resp.Certificate
+	rec = localRequest(h, http.MethodPost, "127.0.0.1:17853", shop, txBody)
+	json.Unmarshal(rec.Body.Bytes(), &resp)
+	if resp.Certificate != first {
+		t.Error("a fresh certificate was not reused")
+	}
+}
+
+func TestLocalRefuses(t *testing.T) {
+	a := newTestAgent(t)
+	h := a.LocalHandler(LocalOptions{Origins: []string{shop}, RatePerMinute: 2})
+	tests := []struct {
+		name, method, host, origin, body string
+		status                           int
+		acao                             string
+	}{
+		{"unknown origin", http.MethodPost, "127.0.0.1:17853", "https://evil.example", txBody, 403, ""},
+		{"no origin", http.MethodPost, "127.0.0.1:17853", "", txBody, 403, ""},
+		{"DNS rebinding host", http.MethodPost, "evil.example:17853", shop, txBody, 403, ""},
+		{"preflight", http.MethodOptions, "127.0.0.1:17853", shop, "", 204, shop},
+		{"garbage body", http.MethodPost, "127.0.0.1:17853", shop, "{", 400, shop},
+		{"line break in payee", http.MethodPost, "127.0.0.1:17853", shop, strings.Replace(txBody, "shop-42", `shop\n42`, 1), 400, shop},
+		{"rate limited", http.MethodPost, "127.0.0.1:17853", shop, "{", 429, shop}, // third request of this origin
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := localRequest(h, tt.method, tt.host, tt.origin, tt.body)
+			if got, want := rec.Code, tt.status; got != want {
+				t.Errorf("status = %d, want %d (%s)", got, want, rec.Body)
+			}
+			if got, want := rec.Header().Get("Access-Control-Allow-Origin"), tt.acao; got != want {
+				t.Errorf("ACAO = %q, want %q", got, want)
+			}
+			if tt.method == http.MethodOptions && rec.Header().Get("Access-Control-Allow-Private-Network") != "true" {
+				t.Error("preflight lacks Access-Control-Allow-Private-Network")
+			}
+			if tt.status == 403 && strings.Contains(rec.Body.String(), "certificate") {
+				t.Error("a refused origin saw certificate data")
+			}
+		})
+	}
+}
+
+func TestSessionLink(t *testing.T) {
+	a, err := New(Config{Server: "https://health.example.com", StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, link, want string
+		ok               bool
+	}{
+		{"our server", "healthgate://report?server=https%3A%2F%2Fhealth.example.com&session=abc", "abc", true},
+		{"trailing slash", "healthgate://report?server=https%3A%2F%2Fhealth.example.com%2F&session=abc", "abc", true},
+		{"another server", "healthgate://report?server=https%3A%2F%2Fevil.example&session=abc", "", false},
+		{"no server", "healthgate://report?session=abc", "", false},
+		{"no session", "healthgate://report?server=https%3A%2F%2Fhealth.example.com", "", false},
+		{"other scheme", "https://report?server=https%3A%2F%2Fhealth.example.com&session=abc", "", false},
+		{"other action", "healthgate://wipe?server=https%3A%2F%2Fhealth.example.com&session=abc", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := a.SessionLink(tt.link)
+			if (err == nil) != tt.ok || got != tt.want {
+				t.Errorf("SessionLink = %q, %v; want %q, ok=%v", got, err, tt.want, tt.ok)
+			}
+		})
+	}
+}

@@ -1,0 +1,72 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/healthgate/healthgate/internal/intel"
+	"github.com/healthgate/healthgate/internal/risk"
+	"github.com/healthgate/healthgate/internal/store"
+)
+
+// intelLists holds the active phishing/fake-merchant domains and fraud
+// payees in memory, so a decision checks them without a store read. The
+// maintain pass reloads them every minute.
+type intelLists struct {
+	mu      sync.RWMutex
+	domains map[string]bool
+	payees  map[string]bool
+}
+
+func (l *intelLists) reload(ctx context.Context, st store.Store) error {
+	load := func(t intel.Type) (map[string]bool, error) {
+		ins, err := st.Indicators(ctx, store.IndicatorFilter{Type: string(t), Status: intel.StatusActive})
+		if err != nil {
+			return nil, err
+		}
+		m := make(map[string]bool, len(ins))
+		for _, in := range ins {
+			m[in.Value] = true
+		}
+		return m, nil
+	}
+	domains, err := load(intel.TypeDomain)
+	if err != nil {
+		return err
+	}
+	payees, err := load(intel.TypePayee)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.domains, l.payees = domains, payees
+	l.mu.Unlock()
+	return nil
+}
+
+// intelSignals says whether the merchant's host (or a parent domain) or the
+// payee is on an active intel list.
+func (s *Server) intelSignals(merchantHost, payee string) risk.IntelSignals {
+	l := &s.intelLists
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var sig risk.IntelSignals
+	for h := strings.TrimSuffix(merchantHost, "."); h != "" && !sig.MerchantPhishing; {
+		sig.MerchantPhishing = l.domains[h]
+		_, h, _ = strings.Cut(h, ".")
+	}
+	if payee != "" {
+		if n, err := intel.Normalize(intel.TypePayee, payee); err == nil {
+			sig.PayeePhishing = l.payees[n.Value]
+		}
+	}
+	return sig
+}
+
+func (s *Server) maintainIntelLists(ctx context.Context) {
+	if err := s.intelLists.reload(ctx, s.store); err != nil {
+		s.log.Warn("reloading intel lists for decisions", slog.Any("err", err))
+	}
+}

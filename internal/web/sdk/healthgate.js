@@ -1,0 +1,167 @@
+/*
+ * Healthgate checkout SDK. A merchant page includes it from the health
+ * service (<script src="https://health.example/sdk/healthgate.js">) to
+ *   1. ask the Healthgate agent on this computer (loopback) for a health
+ *      certificate and a proof of possession over the transaction, and
+ *   2. show the person paying what the platform decided: go ahead, a
+ *      warning with how to fix it, an extra check (step-up), or a refusal
+ *      with why and what to do.
+ * No third-party code, no network calls but the agent and the page's own.
+ */
+(function (global) {
+  "use strict";
+
+  var TEXT = {
+    "zh-CN": {
+      checking: "正在检查这台设备的安全状况…",
+      allowTitle: "设备安全检查通过",
+      allowBody: "这台设备的防护正常，可以放心付款。",
+      warnTitle: "您的设备存在安全风险",
+      warnContinue: "我已了解风险，继续付款",
+      warnFix: "先去修复",
+      stepTitle: "需要再验证一次",
+      stepBody: "为了保护您的资金，请输入我们发到您手机上的短信验证码。",
+      stepNoAgent: "我们没能检查这台设备的安全状况（Healthgate 安全助手没有响应或未获允许），所以需要多一步验证。",
+      stepCode: "短信验证码",
+      stepConfirm: "确认付款",
+      denyTitle: "为了您的资金安全，本次付款已暂停",
+      denyBody: "这台设备现在付款不安全。请按下面的步骤处理后再付款：",
+      fixSteps: "修复方法",
+      openApp: "用 Healthgate 安全助手检查",
+      appOpened: "已请 Healthgate 安全助手检查这台设备。检查完成后，请点击“立即付款”。",
+      done: "付款成功"
+    },
+    en: {
+      checking: "Checking this device's safety…",
+      allowTitle: "Your device passed the safety check",
+      allowBody: "This device is protected. You can pay safely.",
+      warnTitle: "Your device is at risk",
+      warnContinue: "I understand the risk, continue",
+      warnFix: "Fix it first",
+      stepTitle: "One more check",
+      stepBody: "To protect your money, enter the code we sent to your phone by SMS.",
+      stepNoAgent: "We could not check this device's safety (the Healthgate app did not answer or was not allowed to), so we need one more check.",
+      stepCode: "SMS code",
+      stepConfirm: "Confirm payment",
+      denyTitle: "This payment was stopped to protect your money",
+      denyBody: "It is not safe to pay from this device right now. Do this first, then pay again:",
+      fixSteps: "How to fix it",
+      openApp: "Check with the Healthgate app",
+      appOpened: "The Healthgate app was asked to check this device. When it is done, click Pay now.",
+      done: "Payment complete"
+    }
+  };
+
+  var config = { agent: "http://127.0.0.1:17853", lang: "zh-CN", timeoutMs: 3000 };
+
+  function init(opts) {
+    for (var k in opts) { if (Object.prototype.hasOwnProperty.call(opts, k)) { config[k] = opts[k]; } }
+    if (!TEXT[config.lang]) { config.lang = "en"; }
+    return api;
+  }
+
+  function t(key) { return TEXT[config.lang][key]; }
+
+  // getProof asks the local agent for a certificate and a proof over the
+  // transaction. It never throws: when the agent is missing, refused by
+  // the browser (Local Network Access permission denied) or too slow
+  // (permission prompt still pending), it resolves to {unavailable: reason}
+  // and the platform falls back to step-up.
+  function getProof(transaction) {
+    var ctrl = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = setTimeout(function () { if (ctrl) { ctrl.abort(); } }, config.timeoutMs);
+    return fetch(config.agent + "/v1/proof", {
+      method: "POST",
+      mode: "cors",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ transaction: transaction }),
+      signal: ctrl ? ctrl.signal : undefined
+    }).then(function (resp) {
+      clearTimeout(timer);
+      if (!resp.ok) { return { unavailable: "agent_refused_" + resp.status }; }
+      return resp.json().then(function (body) {
+        return { certificate: body.certificate, proof: body.proof, tier: body.tier };
+      });
+    }, function (err) {
+      clearTimeout(timer);
+      return { unavailable: err && err.name === "AbortError" ? "agent_timeout" : "agent_unreachable" };
+    });
+  }
+
+  // appLink returns the healthgate:// link that asks the installed agent to
+  // report for a one-time checkout session: the path that needs no
+  // loopback call from the page.
+  function appLink(server, session) {
+    return "healthgate://report?server=" + encodeURIComponent(server) + "&session=" + encodeURIComponent(session);
+  }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    for (var k in attrs || {}) {
+      if (k === "text") { node.textContent = attrs[k]; } else { node.setAttribute(k, attrs[k]); }
+    }
+    (children || []).forEach(function (c) { if (c) { node.appendChild(c); } });
+    return node;
+  }
+
+  function pick(v) {
+    if (v == null) { return ""; }
+    if (typeof v === "string") { return v; }
+    return v[config.lang] || v.en || "";
+  }
+
+  function remediationList(decision) {
+    var items = decision.remediation || [];
+    if (!items.length) { return null; }
+    return el("ol", { "class": "hg-steps", "aria-label": t("fixSteps") }, items.map(function (r) {
+      var steps = r.steps ? (r.steps[config.lang] || r.steps.en || []) : [];
+      if (typeof steps === "string") { steps = [steps]; }
+      return el("li", {}, [
+        el("strong", { text: pick(r.title) }),
+        steps.length === 1 ? el("p", { text: steps[0] }) :
+          el("ul", {}, steps.map(function (s) { return el("li", { text: s }); }))
+      ]);
+    }));
+  }
+
+  // render shows a decision in container. handlers: onContinue (the person
+  // goes on despite a warning), onStepUp(code) (they entered the SMS code).
+  function render(container, decision, handlers) {
+    handlers = handlers || {};
+    container.innerHTML = "";
+    container.setAttribute("lang", config.lang);
+    var outcome = decision.outcome, box;
+    var msg = pick(decision.message);
+    if (outcome === "allow") {
+      box = el("section", { "class": "hg hg-allow", role: "status", "aria-live": "polite" }, [
+        el("h2", { text: t("allowTitle") }), el("p", { text: msg || t("allowBody") })]);
+    } else if (outcome === "warn") {
+      var go = el("button", { type: "button", "class": "hg-continue", text: t("warnContinue") });
+      go.addEventListener("click", function () { if (handlers.onContinue) { handlers.onContinue(); } });
+      box = el("section", { "class": "hg hg-warn", role: "alertdialog", "aria-labelledby": "hg-title", "aria-describedby": "hg-body" }, [
+        el("h2", { id: "hg-title", text: t("warnTitle") }), el("p", { id: "hg-body", text: msg }),
+        el("h3", { text: t("fixSteps") }), remediationList(decision), go]);
+    } else if (outcome === "deny") {
+      box = el("section", { "class": "hg hg-deny", role: "alert" }, [
+        el("h2", { text: t("denyTitle") }), el("p", { text: msg }), el("p", { text: t("denyBody") }), remediationList(decision)]);
+    } else { // step_up, and anything unknown: ask for more proof, never wave through
+      var input = el("input", { id: "hg-code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: "6" });
+      var ok = el("button", { type: "button", "class": "hg-confirm", text: t("stepConfirm") });
+      ok.addEventListener("click", function () { if (handlers.onStepUp) { handlers.onStepUp(input.value); } });
+      box = el("section", { "class": "hg hg-stepup", role: "alertdialog", "aria-labelledby": "hg-title" }, [
+        el("h2", { id: "hg-title", text: t("stepTitle") }),
+        decision.agentUnavailable ? el("p", { "class": "hg-why", text: t("stepNoAgent") }) : null,
+        msg ? el("p", { text: msg }) : null,
+        el("p", { text: t("stepBody") }), el("label", { "for": "hg-code", text: t("stepCode") }), input, ok]);
+    }
+    container.appendChild(box);
+    var focus = box.querySelector("button, input") || box;
+    if (!focus.hasAttribute("tabindex") && focus === box) { box.setAttribute("tabindex", "-1"); }
+    focus.focus();
+    return box;
+  }
+
+  var api = { init: init, getProof: getProof, appLink: appLink, render: render, text: t };
+  global.Healthgate = api;
+})(window);
