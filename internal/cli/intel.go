@@ -191,6 +191,9 @@ func intelPut(ctx context.Context, st store.Store, records []intel.Record, ch st
 	if err != nil {
 		return err
 	}
+	if err := shareIndicators(ctx, st, stored, ch.At); err != nil {
+		return fmt.Errorf("indicators stored, but sharing them over TAXII failed: %w", err)
+	}
 	if len(stored) == 1 {
 		in := stored[0]
 		fmt.Fprintf(w, "%s %s %s %s\n", in.Status, in.Type, in.Value, in.ID)

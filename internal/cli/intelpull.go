@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/healthgate/healthgate/internal/stix"
-	"github.com/healthgate/healthgate/internal/store"
 	"github.com/healthgate/healthgate/internal/taxii"
 )
 
@@ -21,11 +20,11 @@ URL, e.g. https://taxii.example.org/taxii2/) from where the last pull of
 that partner and collection stopped, checks every object strictly, and
 merges the indicators with source = the partner's name and its trust level.`
 
-// partnerIndicatorSink returns where pulled indicators go; the intel
-// package provides it. Tests replace it with a fake. While it is nil a pull
-// is a dry run: it validates and counts but remembers nothing, so no
-// indicator is skipped by a later pull.
-var partnerIndicatorSink func(st store.Store) taxii.IndicatorSink
+// partnerIndicatorSink returns where pulled indicators go: the intel store
+// (intelsink.go). Tests replace it with a fake. While it is nil a pull is a
+// dry run: it validates and counts but remembers nothing, so no indicator
+// is skipped by a later pull.
+var partnerIndicatorSink = newPartnerSink
 
 // pullHTTPClient is the HTTP client of intel pull; tests replace it.
 var pullHTTPClient = &http.Client{Timeout: 30 * time.Second}
