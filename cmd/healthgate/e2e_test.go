@@ -37,7 +37,13 @@ func buildBinary(t *testing.T) string {
 // must exit cleanly.
 func startServer(t *testing.T, bin string) string {
 	t.Helper()
-	cmd := exec.Command(bin, "server", "--listen", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "data"), "--log-level", "info")
+	return startServerData(t, bin, filepath.Join(t.TempDir(), "data"))
+}
+
+// startServerData is startServer with the data directory given.
+func startServerData(t *testing.T, bin, data string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "server", "--listen", "127.0.0.1:0", "--data", data, "--log-level", "info")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

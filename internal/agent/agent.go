@@ -50,6 +50,8 @@ type Agent struct {
 	log  *slog.Logger
 	// hardware is whether the server enrolled the key as hardware-bound.
 	hardware bool
+	// protect holds the protective feed (protect.go).
+	protect *protection
 }
 
 // Files in the state directory.
@@ -99,7 +101,12 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, base: u, key: key, jwk: jwk, log: cfg.Logger}, nil
+	feed, err := NewFeedSync(FeedConfig{Server: cfg.Server, StateDir: cfg.StateDir, Version: cfg.Version,
+		Client: cfg.Client, Logger: cfg.Logger, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{cfg: cfg, base: u, key: key, jwk: jwk, log: cfg.Logger, protect: &protection{feed: feed}}, nil
 }
 
 // Enrolment is what the agent remembers about its registration.
@@ -184,7 +191,8 @@ func (a *Agent) ReportOnce(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := a.Evidence(ctx, id, a.Collect(ctx), nil)
+	facts := a.Collect(ctx)
+	tok, err := a.Evidence(ctx, id, facts, a.localFindings(ctx, facts))
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +211,8 @@ func (a *Agent) ReportSession(ctx context.Context, session string) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	tok, err := a.evidence(ctx, id, a.Collect(ctx), nil, session)
+	facts := a.Collect(ctx)
+	tok, err := a.evidence(ctx, id, facts, a.localFindings(ctx, facts), session)
 	if err != nil {
 		return nil, err
 	}

@@ -211,7 +211,8 @@ func earliest(a, b time.Time) time.Time {
 
 // enqueue collects posture and queues it.
 func (d *Daemon) enqueue(ctx context.Context, now time.Time) error {
-	r := QueuedReport{CollectedAt: now, Facts: d.a.Collect(ctx)}
+	facts := d.a.Collect(ctx)
+	r := QueuedReport{CollectedAt: now, Facts: facts, Findings: d.a.localFindings(ctx, facts)}
 	dropped, err := d.queue.Push(r)
 	if err != nil {
 		return err
