@@ -122,7 +122,6 @@ func TestPartnerCreate(t *testing.T) {
 	}
 }
 
-
 func pullCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return runIntelPull(ctx, args, stdout, stderr)
 }

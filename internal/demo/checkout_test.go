@@ -2,8 +2,8 @@ package demo
 
 import (
 	"context"
-	"os"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
