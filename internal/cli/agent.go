@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/healthgate/healthgate/internal/agent"
 )
@@ -29,6 +32,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	tpmAddr := fs.String("tpm", "", "TPM simulator command port host:port (swtpm); default: the system TPM")
 	interval := fs.Duration("interval", agent.DefaultInterval, "without --once: time between reports (1m to 24h, ±10% jitter)")
 	asService := fs.Bool("service", false, "without --once: run under the Windows service control manager")
+	localAddr := fs.String("local", agent.DefaultLocalAddr, "without --once: loopback address where checkout pages ask for proofs (\"off\" to disable)")
 	openURL := fs.String("open-url", "", "report once for the checkout session in a healthgate://report link (the OS URL handler runs this)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -79,7 +83,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitOK
 	}
 	if !*once {
-		return runAgentDaemon(ctx, a, daemonCfg, *asService, stderr)
+		return runAgentDaemon(ctx, a, daemonCfg, *asService, *localAddr, stderr)
 	}
 	res, err := a.ReportOnce(ctx)
 	if err != nil {
@@ -99,11 +103,20 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // runAgentDaemon reports until ctx is cancelled (SIGINT, SIGTERM) or, with
 // asService, until the Windows service control manager stops the service.
-func runAgentDaemon(ctx context.Context, a *agent.Agent, cfg agent.DaemonConfig, asService bool, stderr io.Writer) int {
+func runAgentDaemon(ctx context.Context, a *agent.Agent, cfg agent.DaemonConfig, asService bool, localAddr string, stderr io.Writer) int {
 	d, err := agent.NewDaemon(a, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "healthgate agent:", err)
 		return exitFail
+	}
+	if localAddr != "off" {
+		stop, err := serveCheckout(ctx, a, localAddr)
+		if err != nil {
+			// Checkout falls back to step-up without it: say so, go on.
+			fmt.Fprintln(stderr, "healthgate agent: checkout endpoint not started:", err)
+		} else {
+			defer stop()
+		}
 	}
 	if asService {
 		err = agent.RunService(agent.ServiceName, d.Run)
@@ -115,4 +128,27 @@ func runAgentDaemon(ctx context.Context, a *agent.Agent, cfg agent.DaemonConfig,
 		return exitFail
 	}
 	return exitOK
+}
+
+// serveCheckout serves the loopback checkout endpoint for the page origins
+// the server publishes. Only loopback addresses are accepted.
+func serveCheckout(ctx context.Context, a *agent.Agent, addr string) (stop func(), err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("--local %s is not a loopback address", addr)
+	}
+	origins, err := a.CheckoutOrigins(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the allowed page origins: %w", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: a.LocalHandler(agent.LocalOptions{Origins: origins}), ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln)
+	return func() { hs.Close() }, nil
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,8 @@ type ServerConfig struct {
 
 	// RiskPolicyFile is the transaction risk policy (default: embedded).
 	RiskPolicyFile string
+	// CheckoutOrigins are the merchant page origins agents answer.
+	CheckoutOrigins []string
 }
 
 // DefaultServerConfig returns the defaults of design.md.
@@ -74,6 +77,11 @@ func (c ServerConfig) Validate() error {
 	if c.MaxSkew < time.Second || c.MaxSkew > time.Hour {
 		errs = append(errs, fmt.Errorf("--max-skew %v is outside [1s, 1h]", c.MaxSkew))
 	}
+	for _, o := range c.CheckoutOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("--checkout-origin %q: want scheme://host[:port], nothing after", o))
+		}
+	}
 	if _, err := newLogger(io.Discard, c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
@@ -83,7 +91,12 @@ func (c ServerConfig) Validate() error {
 func (c *ServerConfig) flags(fs interface {
 	StringVar(*string, string, string, string)
 	DurationVar(*time.Duration, string, time.Duration, string)
+	Func(string, string, func(string) error)
 }) {
+	fs.Func("checkout-origin", "a merchant page origin (https://shop.example) agents may answer; repeat for more", func(v string) error {
+		c.CheckoutOrigins = append(c.CheckoutOrigins, v)
+		return nil
+	})
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve HTTP on")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (SQLite database)")
 	fs.StringVar(&c.DB, "db", c.DB, "database URL: postgres://… for the scale path (default: SQLite under --data)")
@@ -173,7 +186,7 @@ func startServer(ctx context.Context, cfg ServerConfig, log *slog.Logger) (*serv
 		return nil, nil, err
 	}
 	srv, err := server.New(ctx, server.Options{
-		Store: st, Policy: pol, RiskPolicy: riskPol, Lifetimes: cfg.Lifetimes, NonceTTL: cfg.NonceTTL, MaxSkew: cfg.MaxSkew,
+		Store: st, Policy: pol, RiskPolicy: riskPol, CheckoutOrigins: cfg.CheckoutOrigins, Lifetimes: cfg.Lifetimes, NonceTTL: cfg.NonceTTL, MaxSkew: cfg.MaxSkew,
 		Version: Version(), Logger: log,
 	})
 	if err != nil {
