@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -18,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/healthgate/healthgate/internal/devicekey"
 	"github.com/healthgate/healthgate/internal/store"
 	"github.com/healthgate/healthgate/token"
 )
@@ -349,12 +349,13 @@ func (iss *Issuer) Issue(r Request) ([]byte, *token.Claims, error) {
 }
 
 // Thumbprint returns the RFC 7638 JWK SHA-256 thumbprint of an Ed25519
-// public key, base64url without padding.
+// public key, base64url without padding: the kid of a signing key.
 func Thumbprint(pub ed25519.PublicKey) string {
-	// Members in lexicographic order, no whitespace (RFC 7638 §3.2).
-	in := `{"crv":"Ed25519","kty":"OKP","x":"` + base64.RawURLEncoding.EncodeToString(pub) + `"}`
-	sum := sha256.Sum256([]byte(in))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	j, err := devicekey.PublicJWK(pub)
+	if err != nil {
+		panic(err) // only called with keys ed25519.GenerateKey made
+	}
+	return j.Thumbprint()
 }
 
 type jwk struct {
