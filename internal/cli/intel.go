@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,28 +159,10 @@ func typeList() string {
 	return strings.Join(s, ", ")
 }
 
-// newIndicator turns a checked record into the indicator to store.
-func newIndicator(rec intel.Record, now time.Time) (store.Indicator, error) {
-	ttl, err := intel.TTL(rec.Type, rec.TTL)
-	if err != nil {
-		return store.Indicator{}, err
-	}
-	in := store.Indicator{
-		ID: "ind_" + strings.ToLower(rand.Text()[:16]), Type: string(rec.Type), Value: rec.Value, Source: rec.Source,
-		Confidence: rec.Confidence, Status: rec.Status, FirstSeen: now, LastSeen: now,
-		FeedKind: string(rec.Norm.Entry.Kind), FeedValue: rec.Norm.Entry.Value, FullHash: rec.Norm.FullHash,
-		ChangeReason: rec.Reason,
-	}
-	if ttl > 0 {
-		in.Expires = now.Add(ttl)
-	}
-	return in, nil
-}
-
 func intelPut(ctx context.Context, st store.Store, records []intel.Record, ch store.Change, w io.Writer) error {
 	ins := make([]store.Indicator, len(records))
 	for i, rec := range records {
-		in, err := newIndicator(rec, ch.At)
+		in, err := rec.Indicator(ch.At)
 		if err != nil {
 			return err
 		}
@@ -191,7 +172,7 @@ func intelPut(ctx context.Context, st store.Store, records []intel.Record, ch st
 	if err != nil {
 		return err
 	}
-	if err := shareIndicators(ctx, st, stored, ch.At); err != nil {
+	if err := intel.Share(ctx, st, stored, ch.At); err != nil {
 		return fmt.Errorf("indicators stored, but sharing them over TAXII failed: %w", err)
 	}
 	if len(stored) == 1 {

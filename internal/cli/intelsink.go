@@ -72,7 +72,7 @@ func (s *partnerSink) MergePartnerIndicators(ctx context.Context, partner string
 			continue // validated by the client already; a value we cannot normalise is skipped
 		}
 		for _, rec := range recs {
-			in, err := newIndicator(rec, now)
+			in, err := rec.Indicator(now)
 			if err != nil {
 				return err
 			}
@@ -84,55 +84,4 @@ func (s *partnerSink) MergePartnerIndicators(ctx context.Context, partner string
 	}
 	_, err := s.st.PutIndicators(ctx, ins, store.Change{Actor: "taxii:" + strings.ToLower(partner), Reason: "partner pull", At: now})
 	return err
-}
-
-// stixPatterns maps a Healthgate indicator type to its STIX pattern.
-var stixPatterns = map[intel.Type]func(v string) string{
-	intel.TypeSHA256: func(v string) string { return "[file:hashes.'SHA-256' = '" + v + "']" },
-	intel.TypeURL:    func(v string) string { return "[url:value = '" + v + "']" },
-	intel.TypeDomain: func(v string) string { return "[domain-name:value = '" + v + "']" },
-	intel.TypeCert:   func(v string) string { return "[x509-certificate:hashes.'SHA-256' = '" + v + "']" },
-	intel.TypeTool:   func(v string) string { return "[process:name = '" + v + "']" },
-	intel.TypeIP: func(v string) string {
-		if strings.Contains(v, ":") {
-			return "[ipv6-addr:value = '" + v + "']"
-		}
-		return "[ipv4-addr:value = '" + v + "']"
-	},
-}
-
-// shareIndicators publishes our own active indicators to the TAXII
-// `indicators` collection, marked TLP:GREEN, so partners can pull them.
-// Indicators that came from a partner are not re-shared (their partner
-// decides who sees them), and payee ids never leave.
-func shareIndicators(ctx context.Context, st store.Store, ins []store.Indicator, now time.Time) error {
-	var objs []any
-	for _, in := range ins {
-		pattern, ok := stixPatterns[intel.Type(in.Type)]
-		if !ok || in.Status != intel.StatusActive || strings.HasPrefix(in.Source, "partner:") {
-			continue
-		}
-		if strings.ContainsAny(in.Value, `'\`) {
-			continue // would need escaping inside the pattern's string literal
-		}
-		id, err := stix.NewID("indicator", nil)
-		if err != nil {
-			return err
-		}
-		conf := in.Confidence
-		ind := stix.Indicator{
-			Common: stix.Common{Type: "indicator", SpecVersion: "2.1", ID: id, Created: stix.FormatTimestamp(now),
-				Modified: stix.FormatTimestamp(now), Confidence: &conf, ObjectMarkingRefs: []string{stix.TLPGreen.ID}},
-			Name: in.Type + " indicator from Healthgate", Pattern: pattern(in.Value), PatternType: "stix",
-			ValidFrom: stix.FormatTimestamp(in.FirstSeen),
-		}
-		if !in.Expires.IsZero() {
-			ind.ValidUntil = stix.FormatTimestamp(in.Expires)
-		}
-		objs = append(objs, ind)
-	}
-	if len(objs) == 0 {
-		return nil
-	}
-	return taxii.Publish(ctx, st, "indicators", objs, now)
 }

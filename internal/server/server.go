@@ -151,6 +151,7 @@ func (s *Server) routes() http.Handler {
 	r.Post("/v1/reports", s.wrap(s.handleReport))
 	s.decisionRoutes(r)     // decisions.go
 	s.intelRoutes(r)        // intel.go
+	s.intelAdminRoutes(r)   // intel_admin.go
 	s.taxiiRoutes(r)        // taxii.go
 	s.checkoutRoutes(r)     // checkout.go
 	s.surveillanceRoutes(r) // surveillance.go

@@ -1,0 +1,82 @@
+package intel
+
+import (
+	"context"
+	"crypto/rand"
+	"strings"
+	"time"
+
+	"github.com/healthgate/healthgate/internal/stix"
+	"github.com/healthgate/healthgate/internal/store"
+	"github.com/healthgate/healthgate/internal/taxii"
+)
+
+// Indicator turns a checked record into the indicator to store, with a new
+// id and its lifetime from now.
+func (r Record) Indicator(now time.Time) (store.Indicator, error) {
+	ttl, err := TTL(r.Type, r.TTL)
+	if err != nil {
+		return store.Indicator{}, err
+	}
+	in := store.Indicator{
+		ID: "ind_" + strings.ToLower(rand.Text()[:16]), Type: string(r.Type), Value: r.Value, Source: r.Source,
+		Confidence: r.Confidence, Status: r.Status, FirstSeen: now, LastSeen: now,
+		FeedKind: string(r.Norm.Entry.Kind), FeedValue: r.Norm.Entry.Value, FullHash: r.Norm.FullHash,
+		ChangeReason: r.Reason,
+	}
+	if ttl > 0 {
+		in.Expires = now.Add(ttl)
+	}
+	return in, nil
+}
+
+// stixPatterns maps a Healthgate indicator type to its STIX pattern.
+var stixPatterns = map[Type]func(v string) string{
+	TypeSHA256: func(v string) string { return "[file:hashes.'SHA-256' = '" + v + "']" },
+	TypeURL:    func(v string) string { return "[url:value = '" + v + "']" },
+	TypeDomain: func(v string) string { return "[domain-name:value = '" + v + "']" },
+	TypeCert:   func(v string) string { return "[x509-certificate:hashes.'SHA-256' = '" + v + "']" },
+	TypeTool:   func(v string) string { return "[process:name = '" + v + "']" },
+	TypeIP: func(v string) string {
+		if strings.Contains(v, ":") {
+			return "[ipv6-addr:value = '" + v + "']"
+		}
+		return "[ipv4-addr:value = '" + v + "']"
+	},
+}
+
+// Share publishes our own active indicators to the TAXII
+// `indicators` collection, marked TLP:GREEN, so partners can pull them.
+// Indicators that came from a partner are not re-shared (their partner
+// decides who sees them), and payee ids never leave.
+func Share(ctx context.Context, st store.PartnerStore, ins []store.Indicator, now time.Time) error {
+	var objs []any
+	for _, in := range ins {
+		pattern, ok := stixPatterns[Type(in.Type)]
+		if !ok || in.Status != StatusActive || strings.HasPrefix(in.Source, "partner:") {
+			continue
+		}
+		if strings.ContainsAny(in.Value, `'\`) {
+			continue // would need escaping inside the pattern's string literal
+		}
+		id, err := stix.NewID("indicator", nil)
+		if err != nil {
+			return err
+		}
+		conf := in.Confidence
+		ind := stix.Indicator{
+			Common: stix.Common{Type: "indicator", SpecVersion: "2.1", ID: id, Created: stix.FormatTimestamp(now),
+				Modified: stix.FormatTimestamp(now), Confidence: &conf, ObjectMarkingRefs: []string{stix.TLPGreen.ID}},
+			Name: in.Type + " indicator from Healthgate", Pattern: pattern(in.Value), PatternType: "stix",
+			ValidFrom: stix.FormatTimestamp(in.FirstSeen),
+		}
+		if !in.Expires.IsZero() {
+			ind.ValidUntil = stix.FormatTimestamp(in.Expires)
+		}
+		objs = append(objs, ind)
+	}
+	if len(objs) == 0 {
+		return nil
+	}
+	return taxii.Publish(ctx, st, "indicators", objs, now)
+}
