@@ -78,6 +78,7 @@ func (a *Agent) LocalHandler(opts LocalOptions) http.Handler {
 	l := &local{a: a, opts: opts, buckets: make(map[string]*bucket)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/proof", l.proof)
+	mux.HandleFunc("POST /v1/check-url", l.checkURL)
 	mux.HandleFunc("GET /v1/status", l.status)
 	return l.guard(mux)
 }
@@ -154,6 +155,32 @@ func (l *local) guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// checkURL answers whether a URL the page is about to send the person to
+// (a payment link, a merchant) is on the protective feed. The URL is looked
+// up locally by prefix; the server sees at most the hitting 4-byte prefixes.
+//
+//	POST /v1/check-url {"url": "https://…"} → {"listed": bool}
+func (l *local) checkURL(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		URL string `json:"url"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<10)).Decode(&req); err != nil || req.URL == "" {
+		localError(w, http.StatusBadRequest, "bad_request", "body must be {\"url\": \"…\"}")
+		return
+	}
+	if l.a.protect == nil {
+		localError(w, http.StatusServiceUnavailable, "no_feed", "the agent has no protective feed")
+		return
+	}
+	l.a.syncFeedIfDue(r.Context())
+	v, err := l.a.protect.feed.CheckURL(r.Context(), req.URL)
+	if err != nil {
+		localError(w, http.StatusBadRequest, "bad_url", err.Error())
+		return
+	}
+	writeLocal(w, http.StatusOK, map[string]bool{"listed": v.Listed})
 }
 
 func (l *local) status(w http.ResponseWriter, r *http.Request) {

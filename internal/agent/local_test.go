@@ -11,13 +11,21 @@ import (
 	"time"
 
 	"github.com/healthgate/healthgate/evidence"
+	"github.com/healthgate/healthgate/internal/intel"
 	"github.com/healthgate/healthgate/internal/server"
+	"github.com/healthgate/healthgate/internal/store"
 	"github.com/healthgate/healthgate/internal/store/sqlite"
 )
 
 // newTestAgent runs a real health service on loopback and an agent that
 // reads the healthy testdata tree.
 func newTestAgent(t *testing.T) *Agent {
+	a, _ := newTestAgentStore(t)
+	return a
+}
+
+// newTestAgentStore is newTestAgent that also returns the service's store.
+func newTestAgentStore(t *testing.T) (*Agent, store.Store) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hg.db"))
@@ -34,7 +42,7 @@ func newTestAgent(t *testing.T) *Agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a
+	return a, st
 }
 
 const shop = "https://shop.example"
@@ -149,5 +157,40 @@ func TestSessionLink(t *testing.T) {
 				t.Errorf("SessionLink = %q, %v; want %q, ok=%v", got, err, tt.want, tt.ok)
 			}
 		})
+	}
+}
+
+func TestLocalCheckURL(t *testing.T) {
+	a, st := newTestAgentStore(t)
+	h := a.LocalHandler(LocalOptions{Origins: []string{shop}})
+	check := func(body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:17853/v1/check-url", strings.NewReader(body))
+		req.Header.Set("Origin", shop)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	// Nothing is listed on a fresh server.
+	if rec := check(`{"url":"https://shop.example/pay"}`); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"listed":false`) {
+		t.Errorf("unlisted URL: %d %s", rec.Code, rec.Body)
+	}
+	// A phishing URL put on the feed is found, by prefix then full hash.
+	rec, err := intel.NewRecord("url", "http://pay-examp1e.com/checkout", "test", "", "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := rec.Indicator(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.PutIndicators(context.Background(), []store.Indicator{in}, store.Change{Actor: "test", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	a.protect.next = time.Time{} // the feed is due again
+	if rec := check(`{"url":"http://PAY-EXAMP1E.com/checkout?order=7"}`); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"listed":true`) {
+		t.Errorf("listed URL: %d %s", rec.Code, rec.Body)
+	}
+	if rec := check(`{}`); rec.Code != 400 {
+		t.Errorf("no url: %d %s, want 400", rec.Code, rec.Body)
 	}
 }

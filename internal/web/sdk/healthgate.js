@@ -89,6 +89,19 @@
     });
   }
 
+  // checkURL asks the agent whether a URL is on the protective feed
+  // (phishing, fake merchants). The agent looks it up by hash prefix; the
+  // URL itself never leaves the computer. Resolves to {listed} or
+  // {unavailable: reason}.
+  function checkURL(url) {
+    return fetch(config.agent + "/v1/check-url", {
+      method: "POST", mode: "cors", credentials: "omit",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ url: url })
+    }).then(function (resp) {
+      return resp.ok ? resp.json() : { unavailable: "agent_refused_" + resp.status };
+    }, function () { return { unavailable: "agent_unreachable" }; });
+  }
+
   // appLink returns the healthgate:// link that asks the installed agent to
   // report for a one-time checkout session: the path that needs no
   // loopback call from the page.
@@ -162,6 +175,6 @@
     return box;
   }
 
-  var api = { init: init, getProof: getProof, appLink: appLink, render: render, text: t };
+  var api = { init: init, getProof: getProof, checkURL: checkURL, appLink: appLink, render: render, text: t };
   global.Healthgate = api;
 })(window);
