@@ -39,6 +39,10 @@ type DeviceSignals struct {
 	// AccountsDay is how many distinct accounts used the device in the
 	// last 24 h.
 	AccountsDay int `json:"accounts_day"`
+	// NetworkEnrolmentsHour is how many devices enrolled in the last hour
+	// from the network (/24, /48) this device enrolled from: a burst is a
+	// device farm registering fake identities.
+	NetworkEnrolmentsHour int `json:"network_enrolments_1h"`
 }
 
 // AccountSignals describe the account's history with this device.

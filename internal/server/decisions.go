@@ -356,6 +356,7 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) error {
 	devKey := ""
 	if deviceID != "" {
 		devKey = rpID + "\x00" + deviceID
+		sig.Device.NetworkEnrolmentsHour = s.enrolments.recent(deviceID, now)
 	}
 	d.tracker.Fill(&sig, rpID+"\x00"+acct, devKey, now)
 	sig.Intel = s.intelSignals(tx.host, tx.Payee)

@@ -91,6 +91,9 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	}
 	status := http.StatusOK
 	if created {
+		if net, ok := requestNetwork(r); ok {
+			s.enrolments.add(d.ID, net, s.opts.Now())
+		}
 		status = http.StatusCreated
 		s.log.Info("device enrolled", slog.String("device_id", d.ID))
 	}

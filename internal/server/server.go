@@ -67,6 +67,8 @@ type Server struct {
 	devices *deviceCache
 	// sessions mints checkout session ids (sessions.go).
 	sessions *sessionMinter
+	// enrolments counts recent enrolments per network (enrolnet.go).
+	enrolments *enrolments
 	// intelLists are the domain and payee lists decisions check
 	// (intelsignals.go).
 	intelLists intelLists
@@ -114,6 +116,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.devices = newDeviceCache(opts.Store, 100_000)
+	s.enrolments = newEnrolments()
 	if s.sessions, err = newSessionMinter(ctx, opts.Store, opts.Now, opts.Rand); err != nil {
 		return nil, fmt.Errorf("loading checkout session key: %w", err)
 	}

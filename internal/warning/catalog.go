@@ -111,6 +111,13 @@ func init() {
 		Steps: steps([]string{"完成额外的验证。"}, []string{"Complete the extra check."}),
 	})
 	add(Warning{
+		Code: "enrolment_burst", Severity: Caution,
+		Title: zhEn("这台设备所在的网络刚刚注册了很多设备", "Many devices signed up from this network just now"),
+		Text: zhEn("最近一小时内，从这台设备所在的网络注册了大量设备，这常见于批量注册假账户，需要再确认一次是您本人。",
+			"A large number of devices signed up from this device's network in the last hour, which is common when fake accounts are created in bulk, so we need to confirm it is you."),
+		Steps: steps([]string{"完成额外的验证。"}, []string{"Complete the extra check."}),
+	})
+	add(Warning{
 		Code: "merchant_phishing", Severity: Danger,
 		Title: zhEn("这个网站是已知的钓鱼网站，本次付款已停止", "This website is a known fake - the payment was stopped"),
 		Text: zhEn("您正在付款的网站被举报为冒充正规商家的钓鱼网站，钱付出去很可能追不回来。",
