@@ -53,6 +53,16 @@ type Options struct {
 	CheckoutOrigins []string
 	EKRoots         *x509.CertPool
 	EKIntermediates *x509.CertPool
+	// SurveillanceRegion, when set, names the coarse region (a province,
+	// never finer) a report's sightings are counted in; "" when unknown
+	// (docs/SURVEILLANCE.md).
+	SurveillanceRegion func(*http.Request) string
+	// SightingK is the k-anonymity threshold of sightings shared with
+	// partners: 0 means 50; below 11 New fails. SightingEpsilon is their
+	// Laplace noise budget per device, key and day: 0 turns noise off,
+	// otherwise it must lie in [0.01, 10].
+	SightingK       int
+	SightingEpsilon float64
 }
 
 // Server is the running service.
@@ -75,6 +85,7 @@ type Server struct {
 	metrics    *metrics
 	dec        *decisions // decisions.go
 	feed       *feedCache // intel.go
+	surv       *sightings // surveillance.go
 	handler    http.Handler
 
 	bgOnce sync.Once
@@ -130,6 +141,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.metrics = newMetrics()
 	if err := s.initDecisions(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.initSurveillance(); err != nil { // surveillance.go
 		return nil, err
 	}
 	s.handler = s.routes()
@@ -223,8 +237,9 @@ func (s *Server) Maintain(ctx context.Context) { s.maintain(ctx) }
 
 func (s *Server) maintain(ctx context.Context) {
 	now := s.opts.Now()
-	s.maintainIntel(ctx)      // intel.go
-	s.maintainIntelLists(ctx) // intelsignals.go
+	s.maintainIntel(ctx)        // intel.go
+	s.maintainIntelLists(ctx)   // intelsignals.go
+	s.maintainSurveillance(ctx) // surveillance.go
 	if n, err := s.store.PurgeNonces(ctx, now); err != nil {
 		s.log.Warn("purging nonces", slog.Any("err", err))
 	} else if n > 0 {
