@@ -59,10 +59,9 @@ func Share(ctx context.Context, st store.PartnerStore, ins []store.Indicator, no
 		if strings.ContainsAny(in.Value, `'\`) {
 			continue // would need escaping inside the pattern's string literal
 		}
-		id, err := stix.NewID("indicator", nil)
-		if err != nil {
-			return err
-		}
+		// The id is derived from type and value, so the aggregate sightings
+		// shared for "sha256:<hex>" point at this indicator.
+		id := stix.DeterministicID("indicator", in.Type+":"+in.Value)
 		conf := in.Confidence
 		ind := stix.Indicator{
 			Common: stix.Common{Type: "indicator", SpecVersion: "2.1", ID: id, Created: stix.FormatTimestamp(now),
