@@ -38,6 +38,11 @@ type ServerConfig struct {
 	RiskPolicyFile string
 	// CheckoutOrigins are the merchant page origins agents answer.
 	CheckoutOrigins []string
+	// SightingK is how many distinct devices must stand behind a sighting
+	// count before it is shared (never below 11); SightingEpsilon the
+	// Laplace noise on shared counts (0: none).
+	SightingK       int
+	SightingEpsilon float64
 }
 
 // DefaultServerConfig returns the defaults of design.md.
@@ -46,6 +51,7 @@ func DefaultServerConfig() ServerConfig {
 		Listen:    "127.0.0.1:8080",
 		DataDir:   "./healthgate-data",
 		LogLevel:  "info",
+		SightingK: 50,
 		Lifetimes: issuer.DefaultLifetimes(),
 		NonceTTL:  verify.DefaultNonceTTL,
 		MaxSkew:   verify.DefaultMaxSkew,
@@ -77,6 +83,12 @@ func (c ServerConfig) Validate() error {
 	if c.MaxSkew < time.Second || c.MaxSkew > time.Hour {
 		errs = append(errs, fmt.Errorf("--max-skew %v is outside [1s, 1h]", c.MaxSkew))
 	}
+	if c.SightingK < 11 {
+		errs = append(errs, fmt.Errorf("--sighting-k %d: never below 11", c.SightingK))
+	}
+	if c.SightingEpsilon != 0 && (c.SightingEpsilon < 0.01 || c.SightingEpsilon > 10) {
+		errs = append(errs, fmt.Errorf("--sighting-epsilon %v: 0 (no noise) or 0.01 to 10", c.SightingEpsilon))
+	}
 	for _, o := range c.CheckoutOrigins {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
 			errs = append(errs, fmt.Errorf("--checkout-origin %q: want scheme://host[:port], nothing after", o))
@@ -92,7 +104,11 @@ func (c *ServerConfig) flags(fs interface {
 	StringVar(*string, string, string, string)
 	DurationVar(*time.Duration, string, time.Duration, string)
 	Func(string, string, func(string) error)
+	IntVar(*int, string, int, string)
+	Float64Var(*float64, string, float64, string)
 }) {
+	fs.IntVar(&c.SightingK, "sighting-k", c.SightingK, "distinct devices needed behind a shared sighting count (at least 11)")
+	fs.Float64Var(&c.SightingEpsilon, "sighting-epsilon", c.SightingEpsilon, "Laplace noise ε on shared sighting counts (0: none)")
 	fs.Func("checkout-origin", "a merchant page origin (https://shop.example) agents may answer; repeat for more", func(v string) error {
 		c.CheckoutOrigins = append(c.CheckoutOrigins, v)
 		return nil
@@ -186,7 +202,8 @@ func startServer(ctx context.Context, cfg ServerConfig, log *slog.Logger) (*serv
 		return nil, nil, err
 	}
 	srv, err := server.New(ctx, server.Options{
-		Store: st, Policy: pol, RiskPolicy: riskPol, CheckoutOrigins: cfg.CheckoutOrigins, Lifetimes: cfg.Lifetimes, NonceTTL: cfg.NonceTTL, MaxSkew: cfg.MaxSkew,
+		Store: st, Policy: pol, RiskPolicy: riskPol, CheckoutOrigins: cfg.CheckoutOrigins,
+		SightingK: cfg.SightingK, SightingEpsilon: cfg.SightingEpsilon, Lifetimes: cfg.Lifetimes, NonceTTL: cfg.NonceTTL, MaxSkew: cfg.MaxSkew,
 		Version: Version(), Logger: log,
 	})
 	if err != nil {
