@@ -26,8 +26,9 @@ func goList(t *testing.T, args ...string) []string {
 // to reach, the verifier's keys, store or policy internals.
 func TestAgentNeverImportsServer(t *testing.T) {
 	const mod = "github.com/healthgate/healthgate/"
-	agentSide := []string{"internal/agent", "internal/posture", "internal/devicekey", "evidence"}
-	serverSide := []string{"internal/server", "internal/store", "internal/issuer", "internal/verify", "internal/risk", "internal/cli"}
+	agentSide := []string{"internal/agent", "internal/posture", "internal/devicekey", "internal/intel", "evidence"}
+	serverSide := []string{"internal/server", "internal/store", "internal/issuer", "internal/verify", "internal/risk", "internal/cli",
+		"internal/taxii", "internal/intel/intelstore", "internal/demo", "internal/simulate"}
 	for _, pkg := range agentSide {
 		for _, goos := range []string{"linux", "windows", "darwin"} {
 			cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "./"+pkg)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/healthgate/healthgate/evidence"
 	"github.com/healthgate/healthgate/internal/intel"
+	"github.com/healthgate/healthgate/internal/intel/intelstore"
 	"github.com/healthgate/healthgate/internal/server"
 	"github.com/healthgate/healthgate/internal/store"
 	"github.com/healthgate/healthgate/internal/store/sqlite"
@@ -179,7 +180,7 @@ func TestLocalCheckURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := rec.Indicator(time.Now())
+	in, err := intelstore.NewIndicator(rec, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

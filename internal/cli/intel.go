@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/healthgate/healthgate/internal/intel"
+	"github.com/healthgate/healthgate/internal/intel/intelstore"
 	"github.com/healthgate/healthgate/internal/store"
 )
 
@@ -162,7 +163,7 @@ func typeList() string {
 func intelPut(ctx context.Context, st store.Store, records []intel.Record, ch store.Change, w io.Writer) error {
 	ins := make([]store.Indicator, len(records))
 	for i, rec := range records {
-		in, err := rec.Indicator(ch.At)
+		in, err := intelstore.NewIndicator(rec, ch.At)
 		if err != nil {
 			return err
 		}
@@ -172,7 +173,7 @@ func intelPut(ctx context.Context, st store.Store, records []intel.Record, ch st
 	if err != nil {
 		return err
 	}
-	if err := intel.Share(ctx, st, stored, ch.At); err != nil {
+	if err := intelstore.Share(ctx, st, stored, ch.At); err != nil {
 		return fmt.Errorf("indicators stored, but sharing them over TAXII failed: %w", err)
 	}
 	if len(stored) == 1 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/healthgate/healthgate/internal/intel"
+	"github.com/healthgate/healthgate/internal/intel/intelstore"
 	"github.com/healthgate/healthgate/internal/stix"
 	"github.com/healthgate/healthgate/internal/store"
 	"github.com/healthgate/healthgate/internal/taxii"
@@ -72,7 +73,7 @@ func (s *partnerSink) MergePartnerIndicators(ctx context.Context, partner string
 			continue // validated by the client already; a value we cannot normalise is skipped
 		}
 		for _, rec := range recs {
-			in, err := rec.Indicator(now)
+			in, err := intelstore.NewIndicator(rec, now)
 			if err != nil {
 				return err
 			}

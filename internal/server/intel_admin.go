@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/healthgate/healthgate/internal/intel"
+	"github.com/healthgate/healthgate/internal/intel/intelstore"
 	"github.com/healthgate/healthgate/internal/store"
 )
 
@@ -86,7 +87,7 @@ func (s *Server) handleAddIndicators(w http.ResponseWriter, r *http.Request) err
 		if err != nil {
 			return errorf(http.StatusBadRequest, "bad_indicator", "indicators[%d]: %v", i, err)
 		}
-		ind, err := rec.Indicator(now)
+		ind, err := intelstore.NewIndicator(rec, now)
 		if err != nil {
 			return errorf(http.StatusBadRequest, "bad_indicator", "indicators[%d]: %v", i, err)
 		}
@@ -96,7 +97,7 @@ func (s *Server) handleAddIndicators(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := intel.Share(r.Context(), s.store, stored, now); err != nil {
+	if err := intelstore.Share(r.Context(), s.store, stored, now); err != nil {
 		s.log.Warn("sharing indicators over TAXII", "err", err)
 	}
 	out := make([]indicatorOutput, len(stored))

@@ -1,4 +1,8 @@
-package intel
+// Package intelstore is the server side of intel: it turns checked
+// indicator records into stored indicators and shares them with partners
+// over TAXII. It is kept apart from package intel, which agents import and
+// which must not pull in the store.
+package intelstore
 
 import (
 	"context"
@@ -6,15 +10,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/healthgate/healthgate/internal/intel"
 	"github.com/healthgate/healthgate/internal/stix"
 	"github.com/healthgate/healthgate/internal/store"
 	"github.com/healthgate/healthgate/internal/taxii"
 )
 
-// Indicator turns a checked record into the indicator to store, with a new
-// id and its lifetime from now.
-func (r Record) Indicator(now time.Time) (store.Indicator, error) {
-	ttl, err := TTL(r.Type, r.TTL)
+// NewIndicator turns a checked record into the indicator to store, with a
+// new id and its lifetime from now.
+func NewIndicator(r intel.Record, now time.Time) (store.Indicator, error) {
+	ttl, err := intel.TTL(r.Type, r.TTL)
 	if err != nil {
 		return store.Indicator{}, err
 	}
@@ -31,13 +36,13 @@ func (r Record) Indicator(now time.Time) (store.Indicator, error) {
 }
 
 // stixPatterns maps a Healthgate indicator type to its STIX pattern.
-var stixPatterns = map[Type]func(v string) string{
-	TypeSHA256: func(v string) string { return "[file:hashes.'SHA-256' = '" + v + "']" },
-	TypeURL:    func(v string) string { return "[url:value = '" + v + "']" },
-	TypeDomain: func(v string) string { return "[domain-name:value = '" + v + "']" },
-	TypeCert:   func(v string) string { return "[x509-certificate:hashes.'SHA-256' = '" + v + "']" },
-	TypeTool:   func(v string) string { return "[process:name = '" + v + "']" },
-	TypeIP: func(v string) string {
+var stixPatterns = map[intel.Type]func(v string) string{
+	intel.TypeSHA256: func(v string) string { return "[file:hashes.'SHA-256' = '" + v + "']" },
+	intel.TypeURL:    func(v string) string { return "[url:value = '" + v + "']" },
+	intel.TypeDomain: func(v string) string { return "[domain-name:value = '" + v + "']" },
+	intel.TypeCert:   func(v string) string { return "[x509-certificate:hashes.'SHA-256' = '" + v + "']" },
+	intel.TypeTool:   func(v string) string { return "[process:name = '" + v + "']" },
+	intel.TypeIP: func(v string) string {
 		if strings.Contains(v, ":") {
 			return "[ipv6-addr:value = '" + v + "']"
 		}
@@ -52,8 +57,8 @@ var stixPatterns = map[Type]func(v string) string{
 func Share(ctx context.Context, st store.PartnerStore, ins []store.Indicator, now time.Time) error {
 	var objs []any
 	for _, in := range ins {
-		pattern, ok := stixPatterns[Type(in.Type)]
-		if !ok || in.Status != StatusActive || strings.HasPrefix(in.Source, "partner:") {
+		pattern, ok := stixPatterns[intel.Type(in.Type)]
+		if !ok || in.Status != intel.StatusActive || strings.HasPrefix(in.Source, "partner:") {
 			continue
 		}
 		if strings.ContainsAny(in.Value, `'\`) {
