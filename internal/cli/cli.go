@@ -35,6 +35,7 @@ func commands() []command {
 		{"intel", "manage threat indicators (intel add|import|list|show|retire|pull)", runIntel},
 		{"token", "verify a health certificate offline (token verify --jwks URL|FILE TOKEN)", runToken},
 		{"partner", "manage partner organisations' TAXII tokens (partner create NAME --read/--write COLL)", runPartner},
+		{"simulate", "run a simulated fleet with an outbreak through the real agent and server code", runSimulate},
 		{"demo", "run the service and an agent on loopback and show what happens", runDemo},
 		{"version", "print the version", runVersion},
 	}
