@@ -19,6 +19,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	lang := fs.String("lang", "zh-CN", "checkout language: zh-CN or en")
 	exit := fs.Bool("exit", false, "exit after the walkthrough instead of serving until interrupted")
 	logLevel := fs.String("log-level", "warn", "server log level")
+	fleet := fs.Int("fleet", 150, "simulate this many devices over the last two weeks first, with an outbreak (0: none)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -32,7 +33,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	d, err := demo.Start(ctx, demo.Options{Listen: *listen, AgentAddr: agent.DefaultLocalAddr, DataDir: *dataDir,
-		Lang: *lang, Version: Version(), Logger: log, ThisComputer: true})
+		Lang: *lang, Version: Version(), Logger: log, ThisComputer: true, FleetDevices: *fleet, FleetDays: 14})
 	if err != nil {
 		fmt.Fprintln(stderr, "healthgate demo:", err)
 		return exitFail
@@ -64,6 +65,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		p.line("health certificate (verified offline against the JWKS):")
 		b, _ := json.MarshalIndent(claims, "    ", "  ")
 		p.line("    %s", b)
+	}
+	if f := d.Fleet; f != nil {
+		p.title("Two weeks of a simulated fleet")
+		p.line("%d devices reported daily through the real agent and server code; on day %d a new", f.Devices, f.OutbreakDay)
+		p.line("piece of malware (SHA-256 %s…) started spreading.", f.OutbreakHash[:16])
+		if f.FirstOutbreakAlert > 0 {
+			p.line("Surveillance raised its first alert on it on day %d, %d day(s) after it appeared (%d alerts in all).",
+				f.FirstOutbreakAlert, f.FirstOutbreakAlert-f.OutbreakDay, len(f.Alerts))
+			if d.OutbreakIndicator != "" {
+				p.line("The hash is now an indicator with status %s.", d.OutbreakIndicator)
+			}
+		} else {
+			p.line("Surveillance raised %d alerts, none yet on the outbreak hash.", len(f.Alerts))
+		}
+		p.line("  outbreak alerts      curl -H 'Authorization: Bearer %s' %s/v1/surveillance/alerts", d.AdminKey, d.HealthURL)
+		p.line("  pending indicators   curl -H 'Authorization: Bearer %s' '%s/v1/admin/indicators?status=pending_review'", d.AdminKey, d.HealthURL)
 	}
 	p.title("Pay at the demo shop")
 	p.line("Open a checkout as each device; the page asks that device's agent for proof,")

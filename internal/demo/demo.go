@@ -14,6 +14,7 @@ import (
 
 	"github.com/healthgate/healthgate/internal/agent"
 	"github.com/healthgate/healthgate/internal/server"
+	"github.com/healthgate/healthgate/internal/simulate"
 	"github.com/healthgate/healthgate/internal/store"
 	"github.com/healthgate/healthgate/internal/store/sqlite"
 )
@@ -28,6 +29,10 @@ type Options struct {
 	Logger    *slog.Logger
 	// ThisComputer adds an agent reading this machine's real files.
 	ThisComputer bool
+	// FleetDevices, when positive, first simulates that many devices over
+	// FleetDays days ending yesterday, with an outbreak, into the data
+	// directory (internal/simulate), so surveillance has history to show.
+	FleetDevices, FleetDays int
 }
 
 // Device is one simulated (or real) device in the demo.
@@ -45,6 +50,14 @@ type Demo struct {
 	MerchantURL string
 	NoAgentURL  string // an agent address where nothing listens
 	Devices     []*Device
+	// Fleet is the simulated history, when one was asked for.
+	Fleet *simulate.Summary
+	// OutbreakIndicator is the status of the outbreak hash's indicator in
+	// the store ("" when there is none).
+	OutbreakIndicator string
+	// AdminKey is an operator API key (scope admin) for the surveillance
+	// and indicator endpoints.
+	AdminKey string
 
 	work    string
 	store   store.Store
@@ -88,6 +101,25 @@ func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
 	}
+	if opts.FleetDevices > 0 {
+		today := time.Now().UTC().Truncate(24 * time.Hour)
+		days := max(opts.FleetDays, 10)
+		cfg := simulate.Default()
+		cfg.Devices, cfg.Days, cfg.OutbreakDay = opts.FleetDevices, days, simulate.AutoOutbreakDay(days)
+		cfg.OutbreakDevices, cfg.Seed = max(3, opts.FleetDevices/20), 1
+		cfg.Start, cfg.DataDir, cfg.Logger = today.AddDate(0, 0, -days), filepath.Join(d.work, "fleet"), opts.Logger
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, err
+		}
+		// The fleet's database becomes the demo's: its history, alerts
+		// and signing keys are what the service starts from.
+		if d.Fleet, err = simulate.Run(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("simulating the fleet: %w", err)
+		}
+		if err := os.Rename(filepath.Join(cfg.DataDir, "healthgate.db"), filepath.Join(dataDir, "healthgate.db")); err != nil {
+			return nil, err
+		}
+	}
 	if d.store, err = sqlite.Open(ctx, filepath.Join(dataDir, "healthgate.db")); err != nil {
 		return nil, err
 	}
@@ -119,6 +151,14 @@ func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 	key, err := createMerchant(ctx, d.store)
 	if err != nil {
 		return nil, err
+	}
+	if d.AdminKey, err = createKey(ctx, d.store, "rp_demo_operator", "Demo operator", store.ScopeAdmin); err != nil {
+		return nil, err
+	}
+	if d.Fleet != nil && d.Fleet.OutbreakHash != "" {
+		if in, err := d.store.Indicator(ctx, "", "sha256", d.Fleet.OutbreakHash); err == nil {
+			d.OutbreakIndicator = in.Status
+		}
 	}
 	now := time.Now()
 	kinds := []struct {
@@ -220,16 +260,22 @@ func (d *Demo) Close() error {
 // createMerchant registers the demo shop as a relying party and returns its
 // API key.
 func createMerchant(ctx context.Context, st store.Store) (string, error) {
+	return createKey(ctx, st, "rp_demo_shop", "Demo Shop", store.ScopeDecisions)
+}
+
+// createKey registers a relying party (or reuses it in a kept data
+// directory) and returns a new API key with one scope.
+func createKey(ctx context.Context, st store.Store, id, name, scope string) (string, error) {
 	now := time.Now()
-	key, k, err := server.NewAPIKey("rp_demo_shop", []string{store.ScopeDecisions}, 0, now, rand.Reader)
+	key, k, err := server.NewAPIKey(id, []string{scope}, 0, now, rand.Reader)
 	if err != nil {
 		return "", err
 	}
-	if err := st.CreateRelyingParty(ctx, store.RelyingParty{ID: "rp_demo_shop", Name: "Demo Shop", Created: now.UTC()}, k); err != nil {
+	if err := st.CreateRelyingParty(ctx, store.RelyingParty{ID: id, Name: name, Created: now.UTC()}, k); err != nil {
 		if !errors.Is(err, store.ErrConflict) {
 			return "", err
 		}
-		// A kept --data dir already has the shop: give it a fresh key.
+		// A kept --data dir already has it: give it a fresh key.
 		if err := st.AddAPIKey(ctx, k, time.Time{}); err != nil {
 			return "", err
 		}
