@@ -47,7 +47,10 @@ type env struct {
 	db    *sql.DB // a second, read-only view of the same database
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with options changed by set.
+func newEnvWith(t testing.TB, set func(*server.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "hg.db")
@@ -56,7 +59,11 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	clk := &clock{t: time.Now().Truncate(time.Second)}
-	srv, err := server.New(ctx, server.Options{Store: st, Now: clk.Now})
+	opts := server.Options{Store: st, Now: clk.Now}
+	if set != nil {
+		set(&opts)
+	}
+	srv, err := server.New(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,84 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/healthgate/healthgate/evidence"
+	"github.com/healthgate/healthgate/internal/server"
+	"github.com/healthgate/healthgate/internal/store"
+	"github.com/healthgate/healthgate/internal/taxii"
+)
+
+// TestSightingsCrossOnlyAboveK: twelve of organisation A's devices see the
+// same malware. When the day closes, A shares aggregate sightings with its
+// partners over TAXII — but only counts with at least k distinct devices
+// behind them. Organisation B pulls A's sightings collection: with the
+// default k (50) nothing crosses; with k = 11 one sighting of 12 does.
+func TestSightingsCrossOnlyAboveK(t *testing.T) {
+	const hash = "17290366870e58f928724a26c39fe4ecd185e649436570f4de883fd66e0c6412"
+	for _, tt := range []struct {
+		name      string
+		k         int
+		wantCount int // 0: nothing shared
+	}{
+		{"default k=50: twelve devices stay inside", 0, 0},
+		{"k=11: twelve devices are shared", 11, 12},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newEnvWith(t, func(o *server.Options) { o.SightingK = tt.k })
+			ctx := context.Background()
+			for range 12 {
+				d := a.enroll()
+				c := d.claims(d.nonce())
+				c.Findings = []evidence.Finding{{Code: "malware", Subject: hash}}
+				if status, m := a.post("/v1/reports", evidence.MediaType, d.sign(c, d.key)); status != http.StatusOK {
+					t.Fatalf("report: %d %v", status, m)
+				}
+			}
+			// The day closes (after its grace period) in the maintenance pass.
+			a.clock.Add(24*time.Hour + 15*time.Minute)
+			a.srv.Maintain(ctx)
+
+			// Organisation B, a partner of A allowed to read sightings.
+			tok, rec, err := taxii.NewToken("org-b", 0, a.clock.Now(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.store().CreatePartner(ctx, store.Partner{ID: "org-b", Name: "org-b", Read: []string{"sightings"}, Created: a.clock.Now()}, rec); err != nil {
+				t.Fatal(err)
+			}
+			b := &taxii.Client{HTTP: a.http.Client(), Token: tok}
+			coll, _, err := b.FindCollection(ctx, a.http.URL+"/taxii2/", "sightings")
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := b.Objects(ctx, coll, taxii.ObjectsQuery{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var counts []int
+			for _, raw := range page.Objects {
+				var s struct {
+					Type  string `json:"type"`
+					Count int    `json:"count"`
+				}
+				if err := json.Unmarshal(raw, &s); err != nil {
+					t.Fatal(err)
+				}
+				if s.Type == "sighting" {
+					counts = append(counts, s.Count)
+				}
+			}
+			switch {
+			case tt.wantCount == 0 && len(counts) != 0:
+				t.Errorf("sightings crossed below k: %v", counts)
+			case tt.wantCount != 0 && (len(counts) != 1 || counts[0] != tt.wantCount):
+				t.Errorf("sightings = %v, want one of %d", counts, tt.wantCount)
+			}
+		})
+	}
+}
