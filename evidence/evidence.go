@@ -67,6 +67,10 @@ type Claims struct {
 type Finding struct {
 	Code    string `json:"code"`
 	Subject string `json:"subject,omitempty"`
+	// New is true when this device had not matched Subject in the last 30
+	// days: what incidence (new cases) is counted from, without the service
+	// keeping which device saw what.
+	New bool `json:"new,omitempty"`
 }
 
 // Algorithm returns the JWS algorithm for a public key: EdDSA for Ed25519 and

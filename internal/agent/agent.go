@@ -60,6 +60,7 @@ const (
 	enrolmentFile   = "enrolment.json"
 	certificateFile = "certificate.jwt"
 	lastReportFile  = "last-report.json"
+	matchesFile     = "matches.json" // feed matches remembered for incidence (protect.go)
 )
 
 // New validates the configuration and loads (or creates) the device key.

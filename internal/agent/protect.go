@@ -2,8 +2,11 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -44,11 +47,61 @@ func (a *Agent) syncFeedIfDue(ctx context.Context) {
 	p.next = now.Add(FeedSyncDelay(p.failures, rand.Float64()))
 }
 
-// localFindings syncs the feed if due and matches facts against it.
+// localFindings syncs the feed if due and matches facts against it. A
+// finding is marked New when this device had not matched its subject in
+// the last 30 days, so the service can count new cases (incidence) without
+// keeping which device saw what.
 func (a *Agent) localFindings(ctx context.Context, facts evidence.Facts) []evidence.Finding {
 	if a.protect == nil {
 		return nil
 	}
 	a.syncFeedIfDue(ctx)
-	return a.protect.feed.Check(facts)
+	fs := a.protect.feed.Check(facts)
+	a.markNew(fs)
+	return fs
+}
+
+// Matches are remembered for this long, at most maxMatches of them.
+const (
+	matchMemory = 30 * 24 * time.Hour
+	maxMatches  = 10_000
+)
+
+// markNew sets New on findings whose subject this device has not matched
+// within matchMemory, and remembers them (matches.json in the state dir).
+func (a *Agent) markNew(fs []evidence.Finding) {
+	if len(fs) == 0 {
+		return
+	}
+	p := a.protect
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	path := filepath.Join(a.cfg.StateDir, matchesFile)
+	seen := map[string]time.Time{}
+	if b, err := os.ReadFile(path); err == nil {
+		json.Unmarshal(b, &seen) // a damaged file only forgets history
+	}
+	now := a.cfg.Now()
+	for k, at := range seen {
+		if now.Sub(at) > matchMemory {
+			delete(seen, k)
+		}
+	}
+	for i := range fs {
+		if fs[i].Subject == "" {
+			continue
+		}
+		k := fs[i].Code + ":" + fs[i].Subject
+		if _, ok := seen[k]; !ok {
+			fs[i].New = true
+		}
+		if len(seen) < maxMatches || !fs[i].New {
+			seen[k] = now
+		}
+	}
+	if b, err := json.Marshal(seen); err == nil {
+		if err := writeFileAtomic(path, b, 0o600); err != nil {
+			a.log.Warn("remembering feed matches", slog.Any("err", err))
+		}
+	}
 }

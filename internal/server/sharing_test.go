@@ -82,3 +82,38 @@ func TestSightingsCrossOnlyAboveK(t *testing.T) {
 		})
 	}
 }
+
+// TestIncidence: devices whose agent says a match is new to them are
+// counted as new cases; the service learns how many, not which.
+func TestIncidence(t *testing.T) {
+	const hash = "17290366870e58f928724a26c39fe4ecd185e649436570f4de883fd66e0c6412"
+	e := newEnv(t)
+	admin, _ := e.rp("ops", store.ScopeAdmin)
+	for i := range 3 {
+		d := e.enroll()
+		c := d.claims(d.nonce())
+		c.Findings = []evidence.Finding{{Code: "malware", Subject: hash, New: i < 2}}
+		if status, m := e.post("/v1/reports", evidence.MediaType, d.sign(c, d.key)); status != http.StatusOK {
+			t.Fatalf("report: %d %v", status, m)
+		}
+	}
+	e.clock.Add(24*time.Hour + 15*time.Minute)
+	e.srv.Maintain(context.Background())
+	status, m := e.call("GET", "/v1/surveillance/prevalence?key=sha256:"+hash+"&days=3", admin, nil)
+	if status != http.StatusOK {
+		t.Fatalf("prevalence: %d %v", status, m)
+	}
+	var found bool
+	for _, d := range m["days"].([]any) {
+		day := d.(map[string]any)
+		if day["devices"] == float64(3) {
+			found = true
+			if got, want := day["new"], float64(2); got != want {
+				t.Errorf("new = %v, want %v (%v)", got, want, day)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no day with the 3 devices: %v", m)
+	}
+}

@@ -119,20 +119,20 @@ func (s *Server) observeReport(r *http.Request, deviceID string, agent []evidenc
 	}
 	fs := make([]surveillance.Finding, 0, len(codes)+len(agent))
 	seen := make(map[string]bool, len(codes)+len(agent))
-	add := func(k string) {
+	add := func(k string, isNew bool) {
 		if !seen[k] {
 			seen[k] = true
-			fs = append(fs, surveillance.Finding{Indicator: k})
+			fs = append(fs, surveillance.Finding{Indicator: k, New: isNew})
 		}
 	}
 	for _, c := range codes {
 		if c != "" {
-			add(familyFinding + ":" + c)
+			add(familyFinding+":"+c, false)
 		}
 	}
 	for _, f := range agent {
 		if k, ok := SightingKey(f); ok {
-			add(k)
+			add(k, f.New) // the agent remembers what it matched before
 		}
 	}
 	var region string
