@@ -188,7 +188,7 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	s.observeReport(r, ap.Device.ID, c.Findings, codes) // surveillance.go: in memory, never fails the report
+	s.observeReport(r, ap.Device.ID, &c.Facts, c.Findings, codes) // surveillance.go: in memory, never fails the report
 	cert, err := s.issuer.Sign(claims)
 	if err != nil {
 		return err

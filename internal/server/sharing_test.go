@@ -117,3 +117,56 @@ func TestIncidence(t *testing.T) {
 		t.Errorf("no day with the 3 devices: %v", m)
 	}
 }
+
+// TestCCM: per thousand reporting devices, how many ran known malware, for
+// devices with and without working antivirus.
+func TestCCM(t *testing.T) {
+	const eicar = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f" // on the default policy's list
+	e := newEnv(t)
+	admin, _ := e.rp("ops", store.ScopeAdmin)
+	report := func(av, malware bool) {
+		d := e.enroll()
+		c := d.claims(d.nonce())
+		if !av {
+			c.Facts.Antivirus = &evidence.AntivirusFacts{Products: []evidence.AntivirusProduct{}}
+		}
+		if malware {
+			c.Facts.Processes.Running = append(c.Facts.Processes.Running, evidence.Process{Name: "svch0st", SHA256: eicar})
+		}
+		if status, m := e.post("/v1/reports", evidence.MediaType, d.sign(c, d.key)); status != http.StatusOK {
+			t.Fatalf("report: %d %v", status, m)
+		}
+	}
+	for _, r := range []struct{ av, malware bool }{{true, true}, {true, false}, {true, false}, {true, false}, {false, true}, {false, false}} {
+		report(r.av, r.malware)
+	}
+	e.clock.Add(24*time.Hour + 15*time.Minute)
+	e.srv.Maintain(context.Background())
+	status, m := e.call("GET", "/v1/surveillance/ccm?days=3", admin, nil)
+	if status != http.StatusOK {
+		t.Fatalf("ccm: %d %v", status, m)
+	}
+	days := m["days"].([]any)
+	if len(days) != 1 {
+		t.Fatalf("days = %v, want one", days)
+	}
+	day := days[0].(map[string]any)
+	prot, unprot := day["protected"].(map[string]any), day["unprotected"].(map[string]any)
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"protected reporting", prot["reporting"], float64(4)},
+		{"protected malware", prot["malware"], float64(1)},
+		{"protected per mille", prot["per_mille"], float64(250)},
+		{"unprotected per mille", unprot["per_mille"], float64(500)},
+		{"relative risk", day["relative_risk"], float64(2)},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v (%v)", c.name, c.got, c.want, day)
+		}
+	}
+	if status, _ := e.call("GET", "/v1/surveillance/ccm?days=0", admin, nil); status != http.StatusBadRequest {
+		t.Errorf("days=0: %d, want 400", status)
+	}
+}

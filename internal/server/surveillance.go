@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,7 +52,11 @@ const (
 // appraisal is counted as "finding:<code>"; an agent finding whose subject
 // names an indicator as "<family>:<canonical value>".
 const (
-	familyFinding      = "finding"
+	familyFinding = "finding"
+	// familyProtection counts reporting devices, and those found running
+	// known malware, split by whether their antivirus protected them:
+	// ccm:protected, ccm:protected:malware, ccm:unprotected, …
+	familyProtection   = "ccm"
 	familyDomainPrefix = "domain-prefix"
 )
 
@@ -113,7 +118,7 @@ func (s *Server) initSurveillance() error {
 // reporting, and once under each finding code and each indicator an agent
 // finding names. It is in memory (no store write) and never fails the
 // report: a count that cannot be made is only a metric.
-func (s *Server) observeReport(r *http.Request, deviceID string, agent []evidence.Finding, codes []string) {
+func (s *Server) observeReport(r *http.Request, deviceID string, facts *evidence.Facts, agent []evidence.Finding, codes []string) {
 	if s.surv == nil {
 		return
 	}
@@ -134,6 +139,14 @@ func (s *Server) observeReport(r *http.Request, deviceID string, agent []evidenc
 		if k, ok := SightingKey(f); ok {
 			add(k, f.New) // the agent remembers what it matched before
 		}
+	}
+	group := familyProtection + ":unprotected"
+	if protected(facts) {
+		group = familyProtection + ":protected"
+	}
+	add(group, false)
+	if slices.Contains(codes, "known_malware") {
+		add(group+":malware", false)
 	}
 	var region string
 	if s.surv.region != nil {
@@ -301,7 +314,7 @@ func (s *Server) detect(ctx context.Context, day surveillance.Day) error {
 			}
 		}
 		observed := series[len(series)-1]
-		if observed >= minAlertDevices {
+		if observed >= minAlertDevices && !strings.HasPrefix(key, familyProtection+":") {
 			for _, m := range []surveillance.Method{surveillance.C1, surveillance.C2, surveillance.C3} {
 				pts, err := surveillance.EARS(series, surveillance.DefaultEARS(m))
 				if err != nil {
@@ -312,8 +325,8 @@ func (s *Server) detect(ctx context.Context, day surveillance.Day) error {
 				}
 			}
 		}
-		if strings.HasPrefix(key, familyFinding+":") {
-			continue // growth is for new artifacts, not finding codes
+		if strings.HasPrefix(key, familyFinding+":") || strings.HasPrefix(key, familyProtection+":") {
+			continue // growth is for new artifacts, not finding codes or populations
 		}
 		n := len(series)
 		if math.IsNaN(series[n-2]) || math.IsNaN(series[n-3]) {
@@ -481,6 +494,92 @@ func (s *Server) PublishSightings(ctx context.Context, day surveillance.Day) err
 func (s *Server) surveillanceRoutes(r chi.Router) {
 	r.Get("/v1/surveillance/prevalence", s.wrap(s.authed(store.ScopeAdmin, s.handlePrevalence)))
 	r.Get("/v1/surveillance/alerts", s.wrap(s.authed(store.ScopeAdmin, s.handleAlerts)))
+	r.Get("/v1/surveillance/ccm", s.wrap(s.authed(store.ScopeAdmin, s.handleCCM)))
+}
+
+// protected says whether a report's device had working antivirus: a
+// product enabled, not snoozed or expired, signatures not known to be out
+// of date (the Security Intelligence Report's "protected").
+func protected(f *evidence.Facts) bool {
+	if f == nil || f.Antivirus == nil {
+		return false
+	}
+	for _, p := range f.Antivirus.Products {
+		if p.Enabled && p.State != "snoozed" && p.State != "expired" && p.State != "off" &&
+			(p.SignaturesCurrent == nil || *p.SignaturesCurrent) {
+			return true
+		}
+	}
+	return false
+}
+
+type ccmGroup struct {
+	Reporting int      `json:"reporting"`
+	Malware   int      `json:"malware"`
+	PerMille  *float64 `json:"per_mille"` // null when the group was empty
+}
+
+type ccmPoint struct {
+	Day          string   `json:"day"`
+	Protected    ccmGroup `json:"protected"`
+	Unprotected  ccmGroup `json:"unprotected"`
+	Overall      *float64 `json:"overall_per_mille"`
+	RelativeRisk *float64 `json:"relative_risk"` // unprotected over protected
+}
+
+// handleCCM is the Microsoft-style "computers cleaned per mille" for
+// Healthgate's fleet: per thousand reporting devices, how many were found
+// running known malware, for devices with and without working antivirus.
+// (Healthgate sees malware running, not what a scan removed: this is the
+// encounter side of CCM.) GET /v1/surveillance/ccm?days=N
+func (s *Server) handleCCM(w http.ResponseWriter, r *http.Request) error {
+	days := defaultSeriesDay
+	if v := r.URL.Query().Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxSeriesDays || strconv.Itoa(n) != v {
+			return errorf(http.StatusBadRequest, "bad_days", "days must be a whole number from 1 to %d", maxSeriesDays)
+		}
+		days = n
+	}
+	to := surveillance.DayOf(s.opts.Now(), time.UTC)
+	from := to - surveillance.Day(days-1)
+	counts := map[string]map[int64]int{}
+	for _, k := range []string{"protected", "protected:malware", "unprotected", "unprotected:malware"} {
+		series, err := s.store.SightingSeries(r.Context(), familyProtection+":"+k, int64(from), int64(to))
+		if err != nil {
+			return err
+		}
+		counts[k] = map[int64]int{}
+		for _, p := range series {
+			counts[k][p.Day] = p.Devices
+		}
+	}
+	fig := func(f surveillance.Figure) *float64 {
+		if !f.Defined {
+			return nil
+		}
+		v := f.Value
+		return &v
+	}
+	out := []ccmPoint{}
+	for d := from; d <= to; d++ {
+		in := surveillance.CCMInput{
+			Protected:   surveillance.Tally{Scanned: counts["protected"][int64(d)], Cleaned: counts["protected:malware"][int64(d)]},
+			Unprotected: surveillance.Tally{Scanned: counts["unprotected"][int64(d)], Cleaned: counts["unprotected:malware"][int64(d)]},
+		}
+		if in.Protected.Scanned+in.Unprotected.Scanned == 0 {
+			continue // no stored reports that day
+		}
+		rep, err := surveillance.ComputeCCM(in)
+		if err != nil {
+			return err
+		}
+		out = append(out, ccmPoint{Day: d.String(),
+			Protected:   ccmGroup{Reporting: in.Protected.Scanned, Malware: in.Protected.Cleaned, PerMille: fig(rep.Protected)},
+			Unprotected: ccmGroup{Reporting: in.Unprotected.Scanned, Malware: in.Unprotected.Cleaned, PerMille: fig(rep.Unprotected)},
+			Overall:     fig(rep.Overall), RelativeRisk: fig(rep.RelativeRisk)})
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"from": from.String(), "to": to.String(), "days": out})
 }
 
 type prevalencePoint struct {
