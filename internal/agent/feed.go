@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -263,8 +264,9 @@ func apiError(status int, raw []byte) error {
 // Check matches the device's facts against the feed and returns findings
 // with the codes the health policy knows: malware (a running program's
 // hash), remote_control (a running tool), hosts_hijack (a hosts entry
-// pointing at a listed address), rogue_dns (a listed DNS server) and
-// rogue_ca (a listed root certificate added to the trust store). Subjects
+// pointing at a listed address), rogue_dns (a listed DNS server),
+// rogue_proxy (a proxy on a listed address) and rogue_ca (a listed root
+// certificate added to the trust store). Subjects
 // are the hash, tool, host name, server address or fingerprint.
 func (f *FeedSync) Check(facts evidence.Facts) []evidence.Finding {
 	f.mu.RLock()
@@ -303,6 +305,14 @@ func (f *FeedSync) Check(facts evidence.Facts) []evidence.Finding {
 			}
 		}
 	}
+	if p := facts.Proxy; p != nil {
+		// A proxy on a listed address reads everything the browser sends.
+		for _, u := range []string{p.HTTP, p.HTTPS, p.PACURL} {
+			if host := proxyHost(u); host != "" && set.MatchIP(host) {
+				add("rogue_proxy", host)
+			}
+		}
+	}
 	if t := facts.TrustStore; t != nil {
 		for _, c := range t.Added {
 			if set.HasCert(c.SHA256) {
@@ -311,6 +321,21 @@ func (f *FeedSync) Check(facts evidence.Facts) []evidence.Finding {
 		}
 	}
 	return out
+}
+
+// proxyHost returns the host of a proxy setting ("http://h:p", "h:p").
+func proxyHost(v string) string {
+	if v == "" {
+		return ""
+	}
+	if !strings.Contains(v, "://") {
+		v = "http://" + v
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // URLVerdict is the answer of CheckURL.

@@ -123,13 +123,14 @@ func TestFeedSyncAndLocalChecks(t *testing.T) {
 			{Name: "bash", SHA256: strings.Repeat("0", 64)}, {Name: "tasksche.exe", SHA256: malwareHash}, {Name: "AnyDesk.exe"}}},
 		Hosts:      &evidence.HostsFacts{Entries: []evidence.HostEntry{{Host: "www.alipay.com", IP: "203.0.113.66"}, {Host: "localhost", IP: "127.0.0.1"}}},
 		DNS:        &evidence.DNSFacts{Servers: []string{"85.255.112.36", "1.1.1.1"}},
+		Proxy:      &evidence.ProxyFacts{HTTP: "http://203.0.113.66:8080", HTTPS: "203.0.113.66:8080"},
 		TrustStore: &evidence.TrustStoreFacts{Added: []evidence.Certificate{{Subject: "CN=Evil Root", SHA256: rogueCA}}},
 	}
 	got := f.Check(facts)
 	want := []evidence.Finding{
 		{Code: "malware", Subject: malwareHash}, {Code: "remote_control", Subject: "anydesk"},
 		{Code: "hosts_hijack", Subject: "www.alipay.com"}, {Code: "rogue_dns", Subject: "85.255.112.36"},
-		{Code: "rogue_ca", Subject: rogueCA},
+		{Code: "rogue_proxy", Subject: "203.0.113.66"}, {Code: "rogue_ca", Subject: rogueCA},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("Check =\n %v\nwant\n %v", got, want)

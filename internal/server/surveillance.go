@@ -66,6 +66,7 @@ var subjectTypes = map[string]intel.Type{
 	"malware":        intel.TypeSHA256,
 	"rogue_ca":       intel.TypeCert,
 	"rogue_dns":      intel.TypeIP,
+	"rogue_proxy":    intel.TypeIP,
 	"remote_control": intel.TypeTool,
 	// hosts_hijack names the payment domain whose hosts entry was
 	// redirected: counted by the 4-byte feed prefix of its host
