@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/healthgate/healthgate/internal/intel/intelstore"
 	"github.com/healthgate/healthgate/internal/stix"
 	"github.com/healthgate/healthgate/internal/taxii"
 )
@@ -24,7 +25,7 @@ merges the indicators with source = the partner's name and its trust level.`
 // (intelsink.go). Tests replace it with a fake. While it is nil a pull is a
 // dry run: it validates and counts but remembers nothing, so no indicator
 // is skipped by a later pull.
-var partnerIndicatorSink = newPartnerSink
+var partnerIndicatorSink = intelstore.NewPartnerSink
 
 // pullHTTPClient is the HTTP client of intel pull; tests replace it.
 var pullHTTPClient = &http.Client{Timeout: 30 * time.Second}

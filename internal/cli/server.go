@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,8 @@ type ServerConfig struct {
 	// Laplace noise on shared counts (0: none).
 	SightingK       int
 	SightingEpsilon float64
+	// PartnerPulls are partner TAXII collections pulled on a schedule.
+	PartnerPulls []server.PartnerPull
 }
 
 // DefaultServerConfig returns the defaults of design.md.
@@ -89,6 +92,11 @@ func (c ServerConfig) Validate() error {
 	if c.SightingEpsilon != 0 && (c.SightingEpsilon < 0.01 || c.SightingEpsilon > 10) {
 		errs = append(errs, fmt.Errorf("--sighting-epsilon %v: 0 (no noise) or 0.01 to 10", c.SightingEpsilon))
 	}
+	for _, p := range c.PartnerPulls {
+		if err := p.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("--taxii-pull %s: %w", p.Partner, err))
+		}
+	}
 	for _, o := range c.CheckoutOrigins {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
 			errs = append(errs, fmt.Errorf("--checkout-origin %q: want scheme://host[:port], nothing after", o))
@@ -107,6 +115,14 @@ func (c *ServerConfig) flags(fs interface {
 	IntVar(*int, string, int, string)
 	Float64Var(*float64, string, float64, string)
 }) {
+	fs.Func("taxii-pull", "pull a partner's indicators on a schedule: partner=NAME,url=URL,token-file=PATH[,collection=indicators][,trust=50][,every=1h]; repeat for more", func(v string) error {
+		p, err := parsePull(v)
+		if err != nil {
+			return err
+		}
+		c.PartnerPulls = append(c.PartnerPulls, p)
+		return nil
+	})
 	fs.IntVar(&c.SightingK, "sighting-k", c.SightingK, "distinct devices needed behind a shared sighting count (at least 11)")
 	fs.Float64Var(&c.SightingEpsilon, "sighting-epsilon", c.SightingEpsilon, "Laplace noise ε on shared sighting counts (0: none)")
 	fs.Func("checkout-origin", "a merchant page origin (https://shop.example) agents may answer; repeat for more", func(v string) error {
@@ -203,7 +219,7 @@ func startServer(ctx context.Context, cfg ServerConfig, log *slog.Logger) (*serv
 	}
 	srv, err := server.New(ctx, server.Options{
 		Store: st, Policy: pol, RiskPolicy: riskPol, CheckoutOrigins: cfg.CheckoutOrigins,
-		SightingK: cfg.SightingK, SightingEpsilon: cfg.SightingEpsilon, Lifetimes: cfg.Lifetimes, NonceTTL: cfg.NonceTTL, MaxSkew: cfg.MaxSkew,
+		SightingK: cfg.SightingK, SightingEpsilon: cfg.SightingEpsilon, PartnerPulls: cfg.PartnerPulls, Lifetimes: cfg.Lifetimes, NonceTTL: cfg.NonceTTL, MaxSkew: cfg.MaxSkew,
 		Version: Version(), Logger: log,
 	})
 	if err != nil {
@@ -215,4 +231,49 @@ func startServer(ctx context.Context, cfg ServerConfig, log *slog.Logger) (*serv
 			log.Warn("closing store", slog.Any("err", err))
 		}
 	}, nil
+}
+
+// parsePull reads one --taxii-pull value. The token is read from a file so
+// that it never shows in the process list.
+func parsePull(v string) (server.PartnerPull, error) {
+	p := server.PartnerPull{Collection: "indicators", Trust: 50, Every: server.DefaultPullEvery}
+	for _, kv := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			return p, fmt.Errorf("%q is not key=value", kv)
+		}
+		switch k {
+		case "partner":
+			p.Partner = val
+		case "url":
+			u, err := url.Parse(val)
+			if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+				return p, fmt.Errorf("url %q: https, or http only to loopback", val)
+			}
+			p.URL = val
+		case "token-file":
+			b, err := os.ReadFile(val)
+			if err != nil {
+				return p, err
+			}
+			p.Token = strings.TrimSpace(string(b))
+		case "collection":
+			p.Collection = val
+		case "trust":
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return p, fmt.Errorf("trust %q is not a number", val)
+			}
+			p.Trust = n
+		case "every":
+			d, err := time.ParseDuration(val)
+			if err != nil {
+				return p, err
+			}
+			p.Every = d
+		default:
+			return p, fmt.Errorf("unknown key %q", k)
+		}
+	}
+	return p, nil
 }

@@ -48,6 +48,9 @@ type Options struct {
 	// EKRoots, when set, are the TPM manufacturer CAs an endorsement key
 	// certificate must chain to (through EKIntermediates) for a TPM-bound
 	// key to be enrolled; when nil, any TPM is accepted (docs/TPM.md).
+	// PartnerPulls are partner TAXII collections pulled on a schedule
+	// (pulls.go).
+	PartnerPulls []PartnerPull
 	// CheckoutOrigins are the merchant page origins that agents answer on
 	// loopback (published at GET /v1/agent/config).
 	CheckoutOrigins []string
@@ -113,6 +116,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.Version == "" {
 		opts.Version = "dev"
+	}
+	for _, p := range opts.PartnerPulls {
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("partner pull %q: %w", p.Partner, err)
+		}
 	}
 	s := &Server{opts: opts, log: opts.Logger, store: opts.Store, policy: opts.Policy}
 	key, err := opts.Store.Secret(ctx, "nonce-hmac-key", func() ([]byte, error) {
@@ -196,6 +204,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	bgCtx, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	go s.background(bgCtx)
+	for _, p := range s.opts.PartnerPulls {
+		go s.pullLoop(bgCtx, p)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

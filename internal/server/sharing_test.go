@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,5 +169,56 @@ func TestCCM(t *testing.T) {
 	}
 	if status, _ := e.call("GET", "/v1/surveillance/ccm?days=0", admin, nil); status != http.StatusBadRequest {
 		t.Errorf("days=0: %d, want 400", status)
+	}
+}
+
+// TestScheduledPartnerPull: organisation B's server is configured to pull
+// organisation A's indicators collection; a pull turn merges what A shared
+// into B's feed, attributed to A at B's trust in it.
+func TestScheduledPartnerPull(t *testing.T) {
+	ctx := context.Background()
+	a := newEnvWith(t, nil)
+	tok, rec, err := taxii.NewToken("org-b", 0, a.clock.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.store().CreatePartner(ctx, store.Partner{ID: "org-b", Name: "org-b", Created: a.clock.Now()}, rec); err != nil {
+		t.Fatal(err)
+	}
+	admin, _ := a.rp("soc", store.ScopeAdmin)
+	const hash = "17290366870e58f928724a26c39fe4ecd185e649436570f4de883fd66e0c6412"
+	if status, m := a.call("POST", "/v1/admin/indicators", admin, jsonBody(map[string]any{"indicators": []map[string]any{
+		{"type": "sha256", "value": hash, "reason": "banking trojan"}}})); status != http.StatusCreated {
+		t.Fatalf("add at A: %d %v", status, m)
+	}
+	b := newEnvWith(t, func(o *server.Options) {
+		o.PartnerPulls = []server.PartnerPull{{Partner: "org-a", URL: a.http.URL + "/taxii2/", Token: tok, Trust: 60,
+			Every: time.Hour, Client: a.http.Client()}}
+	})
+	feedHas := func() bool {
+		_, m := b.call("GET", "/v1/feed", "", nil)
+		return strings.Contains(string(jsonBody(m)), hash)
+	}
+	if feedHas() {
+		t.Fatal("B's feed has the hash before any pull")
+	}
+	if err := b.srv.PullPartners(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !feedHas() {
+		t.Error("after the scheduled pull B's feed lacks A's indicator")
+	}
+	bAdmin, _ := b.rp("soc", store.ScopeAdmin)
+	_, m := b.call("GET", "/v1/admin/indicators?type=sha256", bAdmin, nil)
+	// Confidence is B's trust in A (60) capped by A's own confidence (50).
+	if s := string(jsonBody(m)); !strings.Contains(s, `"source":"partner:org-a"`) || !strings.Contains(s, `"confidence":50`) {
+		t.Errorf("B's indicator: %s", s)
+	}
+	// A pull configuration is checked: every problem at once.
+	err = (server.PartnerPull{Trust: 101, Every: time.Second}).Validate()
+	for _, want := range []string{"partner name", "URL", "token", "trust", "interval"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate = %v, want it to mention %s", err, want)
+		}
 	}
 }
