@@ -25,8 +25,8 @@ const maxHashedFile = 256 << 10
 func WatchedPaths(goos string) []string {
 	switch goos {
 	case "windows":
-		// Proxy and trust-store settings live in the registry, which this
-		// file poller cannot see; the hourly report covers them.
+		// Proxy and trust-store settings live in the registry: the
+		// fingerprint adds them on a live device (watch_windows.go).
 		return []string{"Windows/System32/drivers/etc/hosts"}
 	case "darwin":
 		return []string{
@@ -99,6 +99,9 @@ func Fingerprint(root string, paths []string) [32]byte {
 				f.Close()
 			}
 		}
+	}
+	if root == "" || root == "/" || root == `\` {
+		writeSystemState(h) // the live device's registry on Windows
 	}
 	var sum [32]byte
 	h.Sum(sum[:0])
