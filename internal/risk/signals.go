@@ -43,6 +43,9 @@ type DeviceSignals struct {
 	// from the network (/24, /48) this device enrolled from: a burst is a
 	// device farm registering fake identities.
 	NetworkEnrolmentsHour int `json:"network_enrolments_1h"`
+	// Virtual is true when the device's last report said it is a virtual
+	// machine or an emulator (device farms run on them).
+	Virtual bool `json:"virtual"`
 }
 
 // AccountSignals describe the account's history with this device.

@@ -357,6 +357,7 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) error {
 	if deviceID != "" {
 		devKey = rpID + "\x00" + deviceID
 		sig.Device.NetworkEnrolmentsHour = s.enrolments.recent(deviceID, now)
+		sig.Device.Virtual = s.enrolments.isVirtual(deviceID)
 	}
 	d.tracker.Fill(&sig, rpID+"\x00"+acct, devKey, now)
 	sig.Intel = s.intelSignals(tx.host, tx.Payee)

@@ -18,6 +18,9 @@ type enrolments struct {
 	mu      sync.Mutex
 	nets    map[string][]time.Time
 	devices map[string]string
+	// virtual remembers, from each device's last report, whether it is a
+	// virtual machine or an emulator: device farms run on them.
+	virtual map[string]bool
 }
 
 const (
@@ -28,7 +31,7 @@ const (
 )
 
 func newEnrolments() *enrolments {
-	return &enrolments{nets: make(map[string][]time.Time), devices: make(map[string]string)}
+	return &enrolments{nets: make(map[string][]time.Time), devices: make(map[string]string), virtual: make(map[string]bool)}
 }
 
 // requestNetwork returns the /24 or /48 (network in decisions.go) the
@@ -101,4 +104,30 @@ func prune(times []time.Time, now time.Time) []time.Time {
 		i++
 	}
 	return times[i:]
+}
+
+// reported records what a device's latest report said about
+// virtualisation.
+func (e *enrolments) reported(deviceID string, virtual bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !virtual {
+		delete(e.virtual, deviceID)
+		return
+	}
+	if len(e.virtual) >= maxEnrolDevices {
+		for k := range e.virtual {
+			delete(e.virtual, k)
+			break
+		}
+	}
+	e.virtual[deviceID] = true
+}
+
+// isVirtual says whether the device's latest report (on this node, since
+// the last restart) said it is a virtual machine or an emulator.
+func (e *enrolments) isVirtual(deviceID string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.virtual[deviceID]
 }

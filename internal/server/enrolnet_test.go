@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"github.com/healthgate/healthgate/evidence"
 	"strings"
 	"testing"
 	"time"
@@ -35,5 +36,26 @@ func TestEnrolmentBurst(t *testing.T) {
 	cert = last.certificate(nil) // the old one expired with the hour
 	if m := register(); strings.Contains(strings.Join(reasons(m), ","), "enrolment_burst") {
 		t.Errorf("an hour later the burst still counts: %v", m)
+	}
+}
+
+// TestVirtualDeviceSignup: a device whose last report said it is an
+// emulator is asked for more proof when an account registers from it.
+func TestVirtualDeviceSignup(t *testing.T) {
+	e := newEnv(t)
+	key, _ := e.rp("shop", store.ScopeDecisions)
+	d := e.enroll()
+	facts := healthyFacts(e.clock.Now())
+	facts.Virtualization = &evidence.VirtualizationFacts{Emulator: true, Product: "Android SDK built for x86"}
+	cert := d.certificate(&facts)
+	_, m := e.call("POST", "/v1/decisions", key, jsonBody(map[string]any{"event": "register", "account": "new-user", "certificate": cert}))
+	if m["outcome"] != "step_up" || !strings.Contains(strings.Join(reasons(m), ","), "virtual_device_signup") {
+		t.Errorf("registration from an emulator: %v", m)
+	}
+	// The next report says it is a real device: the signal goes.
+	cert = d.certificate(nil)
+	_, m = e.call("POST", "/v1/decisions", key, jsonBody(map[string]any{"event": "register", "account": "other-user", "certificate": cert}))
+	if strings.Contains(strings.Join(reasons(m), ","), "virtual_device_signup") {
+		t.Errorf("after a report without virtualisation: %v", m)
 	}
 }

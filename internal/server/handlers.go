@@ -154,6 +154,7 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 		return s.rejected(ap)
 	}
 	c := ap.Claims
+	s.enrolments.reported(ap.Device.ID, c.Facts.Virtualization != nil && (c.Facts.Virtualization.VirtualMachine || c.Facts.Virtualization.Emulator))
 	if c.Session != "" {
 		if _, err := s.sessions.check(c.Session); err != nil {
 			return errorf(http.StatusBadRequest, "session_invalid", "the checkout session is unknown or expired: start the payment again")

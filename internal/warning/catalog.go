@@ -111,6 +111,13 @@ func init() {
 		Steps: steps([]string{"完成额外的验证。"}, []string{"Complete the extra check."}),
 	})
 	add(Warning{
+		Code: "virtual_device_signup", Severity: Caution,
+		Title: zhEn("正在用虚拟机或模拟器注册账户", "An account is being registered from a virtual machine or emulator"),
+		Text: zhEn("批量注册假账户常用虚拟机或手机模拟器，所以需要再确认一次是您本人。",
+			"Fake accounts are often created in bulk on virtual machines or phone emulators, so we need to confirm it is you."),
+		Steps: steps([]string{"完成额外的验证。"}, []string{"Complete the extra check."}),
+	})
+	add(Warning{
 		Code: "enrolment_burst", Severity: Caution,
 		Title: zhEn("这台设备所在的网络刚刚注册了很多设备", "Many devices signed up from this network just now"),
 		Text: zhEn("最近一小时内，从这台设备所在的网络注册了大量设备，这常见于批量注册假账户，需要再确认一次是您本人。",
