@@ -58,6 +58,9 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *lang == "" {
 		*lang = systemLang(os.Getenv)
+		if ui := uiLanguage(); ui != "" && os.Getenv("LC_ALL")+os.Getenv("LC_MESSAGES")+os.Getenv("LANG") == "" {
+			*lang = langOf(ui) // Windows: the display language, when no locale variable says otherwise
+		}
 	} else if !slices.Contains(scanLangs, *lang) {
 		fmt.Fprintf(stderr, "healthgate scan: --lang %q: want zh-CN or en\n", *lang)
 		return exitUsage
@@ -113,11 +116,17 @@ func appraise(facts evidence.Facts, lang string) ScanReport {
 func systemLang(getenv func(string) string) string {
 	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
 		if loc := getenv(v); loc != "" {
-			if strings.HasPrefix(strings.ToLower(loc), "zh") {
-				return "zh-CN"
-			}
-			return "en"
+			return langOf(loc)
 		}
+	}
+	return "en"
+}
+
+// langOf maps a locale or language tag (zh_CN.UTF-8, zh-Hans-CN, en-US) to
+// the report language.
+func langOf(loc string) string {
+	if strings.HasPrefix(strings.ToLower(loc), "zh") {
+		return "zh-CN"
 	}
 	return "en"
 }
