@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/healthgate/healthgate/evidence"
@@ -68,7 +69,7 @@ func (a *Agent) CheckoutOrigins(ctx context.Context) ([]string, error) {
 // a loopback address (DNS rebinding), requests are rate-limited per origin,
 // and nothing but the certificate (which the origin's platform receives
 // anyway) leaves the device.
-func (a *Agent) LocalHandler(opts LocalOptions) http.Handler {
+func (a *Agent) LocalHandler(opts LocalOptions) *Local {
 	if opts.RatePerMinute <= 0 {
 		opts.RatePerMinute = 30
 	}
@@ -76,16 +77,34 @@ func (a *Agent) LocalHandler(opts LocalOptions) http.Handler {
 		opts.Now = time.Now
 	}
 	l := &local{a: a, opts: opts, buckets: make(map[string]*bucket)}
+	l.SetOrigins(opts.Origins)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/proof", l.proof)
 	mux.HandleFunc("POST /v1/check-url", l.checkURL)
 	mux.HandleFunc("GET /v1/status", l.status)
-	return l.guard(mux)
+	l.handler = l.guard(mux)
+	return &Local{l}
+}
+
+// Local is the checkout endpoint: an http.Handler whose allowlist can be
+// replaced while it serves (the daemon refreshes it from the server).
+type Local struct{ l *local }
+
+func (h *Local) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.l.handler.ServeHTTP(w, r) }
+
+// SetOrigins replaces the allowed page origins.
+func (h *Local) SetOrigins(origins []string) { h.l.SetOrigins(origins) }
+
+func (l *local) SetOrigins(origins []string) {
+	o := slices.Clone(origins)
+	l.origins.Store(&o)
 }
 
 type local struct {
-	a    *Agent
-	opts LocalOptions
+	a       *Agent
+	opts    LocalOptions
+	origins atomic.Pointer[[]string]
+	handler http.Handler
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -98,7 +117,7 @@ type bucket struct {
 }
 
 func (l *local) allowed(origin string) bool {
-	return origin != "" && slices.Contains(l.opts.Origins, origin)
+	return origin != "" && slices.Contains(*l.origins.Load(), origin)
 }
 
 // take spends one token of the origin's bucket.

@@ -195,3 +195,18 @@ func TestLocalCheckURL(t *testing.T) {
 		t.Errorf("no url: %d %s, want 400", rec.Code, rec.Body)
 	}
 }
+
+func TestLocalSetOrigins(t *testing.T) {
+	a := newTestAgent(t)
+	h := a.LocalHandler(LocalOptions{Origins: []string{shop}})
+	if rec := localRequest(h, http.MethodOptions, "127.0.0.1:17853", "https://new-shop.example", ""); rec.Code != 403 {
+		t.Fatalf("origin not yet allowed: %d", rec.Code)
+	}
+	h.SetOrigins([]string{"https://new-shop.example"})
+	if rec := localRequest(h, http.MethodOptions, "127.0.0.1:17853", "https://new-shop.example", ""); rec.Code != 204 {
+		t.Errorf("newly allowed origin: %d", rec.Code)
+	}
+	if rec := localRequest(h, http.MethodOptions, "127.0.0.1:17853", shop, ""); rec.Code != 403 {
+		t.Errorf("origin removed from the allowlist still answered: %d", rec.Code)
+	}
+}

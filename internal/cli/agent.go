@@ -148,7 +148,23 @@ func serveCheckout(ctx context.Context, a *agent.Agent, addr string) (stop func(
 	if err != nil {
 		return nil, err
 	}
-	hs := &http.Server{Handler: a.LocalHandler(agent.LocalOptions{Origins: origins}), ReadHeaderTimeout: 5 * time.Second}
+	local := a.LocalHandler(agent.LocalOptions{Origins: origins})
+	hs := &http.Server{Handler: local, ReadHeaderTimeout: 5 * time.Second}
 	go hs.Serve(ln)
-	return func() { hs.Close() }, nil
+	refreshCtx, stopRefresh := context.WithCancel(ctx)
+	go func() { // the server's allowlist changes: follow it
+		t := time.NewTicker(10 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-refreshCtx.Done():
+				return
+			case <-t.C:
+				if o, err := a.CheckoutOrigins(refreshCtx); err == nil {
+					local.SetOrigins(o)
+				}
+			}
+		}
+	}()
+	return func() { stopRefresh(); hs.Close() }, nil
 }
