@@ -3,6 +3,7 @@ package evidence
 import (
 	"bytes"
 	"crypto"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -50,6 +51,9 @@ type Proof struct {
 	TxHash   string `json:"tx"`
 	Origin   string `json:"aud"`
 	IssuedAt int64  `json:"iat"`
+	// ID makes every proof unique (SignProof fills it), so the service can
+	// refuse a proof used twice even for two identical payments.
+	ID string `json:"jti,omitempty"`
 }
 
 // MaxProofAge bounds how old a proof may be when the decision is made.
@@ -63,6 +67,13 @@ func SignProof(p Proof, signer crypto.Signer) ([]byte, error) {
 	alg, err := Algorithm(signer.Public())
 	if err != nil {
 		return nil, err
+	}
+	if p.ID == "" {
+		var b [12]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		p.ID = base64.RawURLEncoding.EncodeToString(b[:])
 	}
 	payload, err := json.Marshal(p)
 	if err != nil {

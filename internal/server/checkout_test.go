@@ -124,3 +124,27 @@ func errCode(m map[string]any) string {
 	c, _ := e["code"].(string)
 	return c
 }
+
+// TestProofReplay: a proof taken off the wire cannot buy a second decision.
+func TestProofReplay(t *testing.T) {
+	e := newEnv(t)
+	key, _ := e.rp("shop", store.ScopeDecisions)
+	d := e.enroll()
+	cert := d.certificate(nil)
+	tx := evidence.Transaction{Account: "u1", Amount: "10", Currency: "CNY", Payee: "p", MerchantURL: "https://shop.example/pay"}
+	body := jsonBody(map[string]any{"event": "payment", "account": "u1", "amount": "10", "currency": "CNY", "payee": "p",
+		"merchant_url": tx.MerchantURL, "certificate": cert, "proof": d.proof(tx, d.key)})
+	if status, m := e.call("POST", "/v1/decisions", key, body); status != 200 {
+		t.Fatalf("first use: %d %v", status, m)
+	}
+	status, m := e.call("POST", "/v1/decisions", key, body)
+	if status != 400 || errCode(m) != "proof_invalid" || !strings.Contains(m["error"].(map[string]any)["message"].(string), "already used") {
+		t.Errorf("replayed proof: %d %v", status, m)
+	}
+	// A fresh proof for the same payment is fine.
+	body2 := jsonBody(map[string]any{"event": "payment", "account": "u1", "amount": "10", "currency": "CNY", "payee": "p",
+		"merchant_url": tx.MerchantURL, "certificate": cert, "proof": d.proof(tx, d.key)})
+	if status, m := e.call("POST", "/v1/decisions", key, body2); status != 200 {
+		t.Errorf("fresh proof: %d %v", status, m)
+	}
+}

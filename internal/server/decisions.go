@@ -67,6 +67,9 @@ type decisions struct {
 	accounts *accountSets
 	// findings maps health-policy finding codes to their remediation.
 	findings map[string]remediation
+	// proofs remembers the proofs used in the last MaxProofAge, so one
+	// cannot decide twice (proofs.go).
+	proofs usedProofs
 }
 
 func (s *Server) initDecisions(ctx context.Context) error {
@@ -470,6 +473,9 @@ func (s *Server) checkProof(ctx context.Context, tx validTx, claims *token.Claim
 	}
 	if !hmac.Equal([]byte(p.TxHash), []byte(want)) {
 		return bad("proof was signed for a different transaction", nil)
+	}
+	if !s.dec.proofs.use(sha256.Sum256([]byte(tx.Proof)), time.Unix(p.IssuedAt, 0).Add(evidence.MaxProofAge+time.Minute), now) {
+		return bad("this proof was already used for a decision: ask the device for a new one", nil)
 	}
 	// The agent signs for the page origin that asked it; a proof made for
 	// one shop's page does not vouch for a payment at another. (An app
