@@ -90,6 +90,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	p.line("  %-24s %s/?agent=%s", "a PC without the agent", d.MerchantURL, d.NoAgentURL)
 	p.title("Where to look")
+	p.line("  operator dashboard        %s/ui/  (operator key: %s)", d.HealthURL, d.AdminKey)
 	p.line("  certificate signing keys  %s/.well-known/jwks.json", d.HealthURL)
 	p.line("  Prometheus metrics        %s/metrics", d.HealthURL)
 	p.line("  liveness                  %s/healthz", d.HealthURL)

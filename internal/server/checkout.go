@@ -13,6 +13,8 @@ import (
 // include, and the agents' configuration (which page origins they answer).
 func (s *Server) checkoutRoutes(r chi.Router) {
 	r.Method(http.MethodGet, "/sdk/healthgate.js", web.SDK())
+	r.Method(http.MethodGet, "/ui/*", web.UI())
+	r.Get("/ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusMovedPermanently) })
 	r.Get("/v1/agent/config", s.wrap(s.handleAgentConfig))
 	r.Post("/v1/sessions", s.wrap(s.authed(store.ScopeDecisions, s.handleNewSession))) // sessions.go
 }

@@ -20,6 +20,7 @@ func (s *Server) intelAdminRoutes(r chi.Router) {
 	r.Get("/v1/admin/indicators", s.wrap(s.authed(store.ScopeAdmin, s.handleListIndicators)))
 	r.Get("/v1/admin/indicators/{id}", s.wrap(s.authed(store.ScopeAdmin, s.handleGetIndicator)))
 	r.Post("/v1/admin/indicators/{id}/retire", s.wrap(s.authed(store.ScopeAdmin, s.handleRetireIndicator)))
+	r.Post("/v1/admin/indicators/{id}/activate", s.wrap(s.authed(store.ScopeAdmin, s.handleActivateIndicator)))
 }
 
 // maxAdminIndicators bounds one POST; larger sets go through `intel import`.
@@ -160,6 +161,16 @@ func (s *Server) handleGetIndicator(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) handleRetireIndicator(w http.ResponseWriter, r *http.Request) error {
+	return s.setIndicatorStatus(w, r, intel.StatusRetired)
+}
+
+// handleActivateIndicator puts an indicator on the feed, typically one that
+// surveillance promoted as suspicious after an analyst reviewed it.
+func (s *Server) handleActivateIndicator(w http.ResponseWriter, r *http.Request) error {
+	return s.setIndicatorStatus(w, r, intel.StatusActive)
+}
+
+func (s *Server) setIndicatorStatus(w http.ResponseWriter, r *http.Request, status string) error {
 	var req struct {
 		Reason string `json:"reason"`
 	}
@@ -167,14 +178,19 @@ func (s *Server) handleRetireIndicator(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	if req.Reason == "" || len(req.Reason) > 512 {
-		return errorf(http.StatusBadRequest, "bad_reason", "say why the indicator is retired (at most 512 bytes)")
+		return errorf(http.StatusBadRequest, "bad_reason", "say why (at most 512 bytes)")
 	}
-	in, err := s.store.SetIndicatorStatus(r.Context(), chi.URLParam(r, "id"), intel.StatusRetired,
+	in, err := s.store.SetIndicatorStatus(r.Context(), chi.URLParam(r, "id"), status,
 		store.Change{Actor: s.actor(r), Reason: req.Reason, At: s.opts.Now().UTC()})
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(http.StatusNotFound, "not_found", "no such indicator")
 	} else if err != nil {
 		return err
+	}
+	if status == intel.StatusActive {
+		if err := intelstore.Share(r.Context(), s.store, []store.Indicator{in}, s.opts.Now().UTC()); err != nil {
+			s.log.Warn("sharing an activated indicator over TAXII", "err", err)
+		}
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"indicator": indicatorOut(in)})
 }

@@ -1,7 +1,7 @@
 // Package web holds the browser assets Healthgate serves, embedded in the
 // binary with no third-party or CDN dependency: the checkout SDK that
-// merchant pages include (/sdk/healthgate.js) and the demo merchant's
-// checkout page.
+// merchant pages include (/sdk/healthgate.js), the operator dashboard
+// (/ui/) and the demo merchant's checkout page.
 package web
 
 import (
@@ -10,7 +10,7 @@ import (
 	"net/http"
 )
 
-//go:embed sdk checkout
+//go:embed sdk checkout ui
 var assets embed.FS
 
 // SDK serves /sdk/healthgate.js. Merchant pages load it cross-origin, so it
@@ -36,4 +36,19 @@ func Checkout() fs.FS {
 		panic(err)
 	}
 	return sub
+}
+
+// UI serves the operator dashboard under /ui/. The page holds no data: it
+// asks the service's API with the operator's admin key.
+func UI() http.Handler {
+	sub, err := fs.Sub(assets, "ui")
+	if err != nil {
+		panic(err)
+	}
+	files := http.FileServerFS(sub)
+	return http.StripPrefix("/ui/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		files.ServeHTTP(w, r)
+	}))
 }
