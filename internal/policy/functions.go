@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 
 	"cel.dev/cel-go/cel"
@@ -93,94 +94,48 @@ func setOf(v ref.Val) (*stringSet, bool) {
 // functions are the Healthgate additions to CEL. Each is documented in
 // docs/POLICY.md; all are pure and cheap.
 func functions() []cel.EnvOption {
-	listOfStrings := cel.ListType(cel.StringType)
 	processList := cel.ListType(cel.ObjectType("evidence.Process"))
 	hostList := cel.ListType(cel.ObjectType("evidence.HostEntry"))
 	return []cel.EnvOption{
-		cel.Function("inDomains",
-			cel.MemberOverload("string_in_domains_list", []*cel.Type{cel.StringType, listOfStrings}, cel.BoolType,
-				cel.BinaryBinding(func(host, list ref.Val) ref.Val {
-					h, ok := host.(types.String)
-					set, ok2 := setOf(list)
-					if !ok || !ok2 {
-						return types.MaybeNoSuchOverloadErr(host)
-					}
-					return types.Bool(set.matchDomain(string(h)))
-				}))),
-		cel.Function("containsAny",
-			cel.MemberOverload("string_contains_any_list", []*cel.Type{cel.StringType, listOfStrings}, cel.BoolType,
-				cel.BinaryBinding(func(str, list ref.Val) ref.Val {
-					s, ok := str.(types.String)
-					set, ok2 := setOf(list)
-					if !ok || !ok2 {
-						return types.MaybeNoSuchOverloadErr(str)
-					}
-					return types.Bool(set.anyContainedIn(string(s)))
-				}))),
-		cel.Function("inNetworks",
-			cel.MemberOverload("string_in_networks_list", []*cel.Type{cel.StringType, listOfStrings}, cel.BoolType,
-				cel.BinaryBinding(func(addr, list ref.Val) ref.Val {
-					a, ok := addr.(types.String)
-					set, ok2 := setOf(list)
-					if !ok || !ok2 {
-						return types.MaybeNoSuchOverloadErr(addr)
-					}
-					ip, ok := parseAddr(string(a))
-					if !ok {
-						return types.False
-					}
-					for _, p := range set.nets {
-						if p.Contains(ip) {
-							return types.True
-						}
-					}
-					return types.False
-				}))),
-		cel.Function("anyNameContains",
-			cel.MemberOverload("processes_any_name_contains_list", []*cel.Type{processList, listOfStrings}, cel.BoolType,
-				cel.BinaryBinding(func(procs, list ref.Val) ref.Val {
-					ps, ok := nativeSlice[evidence.Process](procs)
-					set, ok2 := setOf(list)
-					if !ok || !ok2 {
-						return types.MaybeNoSuchOverloadErr(procs)
-					}
-					for i := range ps {
-						if set.anyContainedIn(lowerASCII(ps[i].Name)) {
-							return types.True
-						}
-					}
-					return types.False
-				}))),
-		cel.Function("anyHashIn",
-			cel.MemberOverload("processes_any_hash_in_list", []*cel.Type{processList, listOfStrings}, cel.BoolType,
-				cel.BinaryBinding(func(procs, list ref.Val) ref.Val {
-					ps, ok := nativeSlice[evidence.Process](procs)
-					set, ok2 := setOf(list)
-					if !ok || !ok2 {
-						return types.MaybeNoSuchOverloadErr(procs)
-					}
-					for i := range ps {
-						if _, found := set.set[ps[i].SHA256]; found && ps[i].SHA256 != "" {
-							return types.True
-						}
-					}
-					return types.False
-				}))),
-		cel.Function("anyHostInDomains",
-			cel.MemberOverload("hosts_any_host_in_domains_list", []*cel.Type{hostList, listOfStrings}, cel.BoolType,
-				cel.BinaryBinding(func(entries, list ref.Val) ref.Val {
-					es, ok := nativeSlice[evidence.HostEntry](entries)
-					set, ok2 := setOf(list)
-					if !ok || !ok2 {
-						return types.MaybeNoSuchOverloadErr(entries)
-					}
-					for i := range es {
-						if set.matchDomain(es[i].Host) {
-							return types.True
-						}
-					}
-					return types.False
-				}))),
+		listFunction("inDomains", "string_in_domains_list", cel.StringType, func(v ref.Val, set *stringSet) (bool, bool) {
+			h, ok := v.(types.String)
+			return ok && set.matchDomain(string(h)), ok
+		}),
+		listFunction("containsAny", "string_contains_any_list", cel.StringType, func(v ref.Val, set *stringSet) (bool, bool) {
+			s, ok := v.(types.String)
+			return ok && set.anyContainedIn(string(s)), ok
+		}),
+		listFunction("inNetworks", "string_in_networks_list", cel.StringType, func(v ref.Val, set *stringSet) (bool, bool) {
+			a, ok := v.(types.String)
+			if !ok {
+				return false, false
+			}
+			ip, ok := parseAddr(string(a))
+			if !ok {
+				return false, true
+			}
+			for _, p := range set.nets {
+				if p.Contains(ip) {
+					return true, true
+				}
+			}
+			return false, true
+		}),
+		listFunction("anyNameContains", "processes_any_name_contains_list", processList, func(v ref.Val, set *stringSet) (bool, bool) {
+			ps, ok := nativeSlice[evidence.Process](v)
+			return ok && slices.ContainsFunc(ps, func(p evidence.Process) bool { return set.anyContainedIn(lowerASCII(p.Name)) }), ok
+		}),
+		listFunction("anyHashIn", "processes_any_hash_in_list", processList, func(v ref.Val, set *stringSet) (bool, bool) {
+			ps, ok := nativeSlice[evidence.Process](v)
+			return ok && slices.ContainsFunc(ps, func(p evidence.Process) bool {
+				_, found := set.set[p.SHA256]
+				return found && p.SHA256 != ""
+			}), ok
+		}),
+		listFunction("anyHostInDomains", "hosts_any_host_in_domains_list", hostList, func(v ref.Val, set *stringSet) (bool, bool) {
+			es, ok := nativeSlice[evidence.HostEntry](v)
+			return ok && slices.ContainsFunc(es, func(e evidence.HostEntry) bool { return set.matchDomain(e.Host) }), ok
+		}),
 		cel.Function("isLoopback",
 			cel.MemberOverload("string_is_loopback", []*cel.Type{cel.StringType}, cel.BoolType,
 				cel.UnaryBinding(func(v ref.Val) ref.Val {
@@ -191,6 +146,25 @@ func functions() []cel.EnvOption {
 					return types.Bool(isLoopback(string(s)))
 				}))),
 	}
+}
+
+// listFunction declares a member function v.name(list(string)) → bool whose
+// list argument is one of the policy's named lists, looked up as a set.
+// match returns the answer and whether v had the declared type.
+func listFunction(name, overload string, recv *cel.Type, match func(v ref.Val, set *stringSet) (bool, bool)) cel.EnvOption {
+	return cel.Function(name,
+		cel.MemberOverload(overload, []*cel.Type{recv, cel.ListType(cel.StringType)}, cel.BoolType,
+			cel.BinaryBinding(func(v, list ref.Val) ref.Val {
+				set, ok := setOf(list)
+				if !ok {
+					return types.MaybeNoSuchOverloadErr(v)
+				}
+				res, ok := match(v, set)
+				if !ok {
+					return types.MaybeNoSuchOverloadErr(v)
+				}
+				return types.Bool(res)
+			})))
 }
 
 // anyContainedIn reports whether s contains any entry of the set.
