@@ -162,7 +162,14 @@ func openStore(ctx context.Context, dataDir, db string) (store.Store, error) {
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := DefaultServerConfig()
+	if path := configPath(args); path != "" {
+		if err := loadServerFile(path, &cfg); err != nil {
+			fmt.Fprintf(stderr, "healthgate server: config: %v\n", err)
+			return exitUsage
+		}
+	}
 	fs := newFlagSet("server", stderr)
+	fs.String("config", "", "JSON configuration file (flags given here win over it)")
 	cfg.flags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// serverFile is the JSON form of `healthgate server --config FILE`. Every
+// field is optional; unknown keys are refused; flags given on the command
+// line win over the file (repeatable flags add to its lists).
+//
+//	{"listen": "0.0.0.0:8443", "data": "/var/lib/healthgate", "cert_ttl": "2h",
+//	 "checkout_origins": ["https://shop.example"], "sighting_k": 50,
+//	 "taxii_pulls": ["partner=org-a,url=https://taxii.org-a.example/taxii2/,token-file=/etc/healthgate/org-a.token"]}
+type serverFile struct {
+	Listen          *string   `json:"listen"`
+	Data            *string   `json:"data"`
+	DB              *string   `json:"db"`
+	Policy          *string   `json:"policy"`
+	RiskPolicy      *string   `json:"risk_policy"`
+	LogLevel        *string   `json:"log_level"`
+	CertTTL         *duration `json:"cert_ttl"`
+	CertTTLWarning  *duration `json:"cert_ttl_warning"`
+	NonceTTL        *duration `json:"nonce_ttl"`
+	MaxSkew         *duration `json:"max_skew"`
+	CheckoutOrigins []string  `json:"checkout_origins"`
+	SightingK       *int      `json:"sighting_k"`
+	SightingEpsilon *float64  `json:"sighting_epsilon"`
+	TAXIIPulls      []string  `json:"taxii_pulls"` // the --taxii-pull syntax
+}
+
+// duration is a time.Duration written as "90s", "4h".
+type duration time.Duration
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"4h\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = duration(v)
+	return nil
+}
+
+// configPath finds --config in args without parsing the other flags.
+func configPath(args []string) string {
+	for i, a := range args {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "config" {
+			continue
+		}
+		if hasVal {
+			return val
+		}
+		if i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// loadServerFile applies a config file onto c.
+func loadServerFile(path string, c *ServerConfig) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var f serverFile
+	if err := dec.Decode(&f); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%s: data after the JSON object", path)
+	}
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	setD := func(dst *time.Duration, v *duration) {
+		if v != nil {
+			*dst = time.Duration(*v)
+		}
+	}
+	set(&c.Listen, f.Listen)
+	set(&c.DataDir, f.Data)
+	set(&c.DB, f.DB)
+	set(&c.PolicyFile, f.Policy)
+	set(&c.RiskPolicyFile, f.RiskPolicy)
+	set(&c.LogLevel, f.LogLevel)
+	setD(&c.Lifetimes.Affirming, f.CertTTL)
+	setD(&c.Lifetimes.Warning, f.CertTTLWarning)
+	setD(&c.NonceTTL, f.NonceTTL)
+	setD(&c.MaxSkew, f.MaxSkew)
+	c.CheckoutOrigins = append(c.CheckoutOrigins, f.CheckoutOrigins...)
+	if f.SightingK != nil {
+		c.SightingK = *f.SightingK
+	}
+	if f.SightingEpsilon != nil {
+		c.SightingEpsilon = *f.SightingEpsilon
+	}
+	for _, v := range f.TAXIIPulls {
+		p, err := parsePull(v)
+		if err != nil {
+			return fmt.Errorf("%s: taxii_pulls: %w", path, err)
+		}
+		c.PartnerPulls = append(c.PartnerPulls, p)
+	}
+	return nil
+}

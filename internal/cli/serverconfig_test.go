@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestServerConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "c.json")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tok := filepath.Join(dir, "tok")
+	os.WriteFile(tok, []byte("secret\n"), 0o600)
+
+	p := write(`{"listen": "127.0.0.1:9999", "cert_ttl": "2h", "checkout_origins": ["https://shop.example"],
+		"sighting_k": 60, "taxii_pulls": ["partner=org-a,url=https://taxii.example/taxii2/,token-file=` + tok + `,every=2h"]}`)
+	c := DefaultServerConfig()
+	if err := loadServerFile(p, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9999" || c.Lifetimes.Affirming != 2*time.Hour || c.SightingK != 60 ||
+		len(c.CheckoutOrigins) != 1 || len(c.PartnerPulls) != 1 || c.PartnerPulls[0].Token != "secret" || c.PartnerPulls[0].Every != 2*time.Hour {
+		t.Errorf("config = %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	for _, tt := range []struct{ name, body, want string }{
+		{"unknown key", `{"listen": "x", "admin": true}`, "unknown field"},
+		{"bad duration", `{"cert_ttl": 7200}`, "duration"},
+		{"trailing data", `{} {}`, "after the JSON"},
+		{"bad pull", `{"taxii_pulls": ["partner"]}`, "key=value"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultServerConfig()
+			if err := loadServerFile(write(tt.body), &c); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config", "a.json"}, "a.json"},
+		{[]string{"--listen", "x", "-config=b.json"}, "b.json"},
+		{[]string{"--listen", "x"}, ""},
+	} {
+		if got := configPath(tt.args); got != tt.want {
+			t.Errorf("configPath(%v) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
