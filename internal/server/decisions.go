@@ -359,8 +359,8 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) error {
 	devKey := ""
 	if deviceID != "" {
 		devKey = rpID + "\x00" + deviceID
-		sig.Device.NetworkEnrolmentsHour = s.enrolments.recent(deviceID, now)
-		sig.Device.Virtual = s.enrolments.isVirtual(deviceID)
+		sig.Device.NetworkEnrolmentsHour = s.traits.recent(deviceID, now)
+		sig.Device.Virtual = s.traits.isVirtual(deviceID)
 	}
 	d.tracker.Fill(&sig, rpID+"\x00"+acct, devKey, now)
 	sig.Intel = s.intelSignals(tx.host, tx.Payee)

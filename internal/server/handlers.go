@@ -92,7 +92,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	status := http.StatusOK
 	if created {
 		if net, ok := requestNetwork(r); ok {
-			s.enrolments.add(d.ID, net, s.opts.Now())
+			s.traits.add(d.ID, net, s.opts.Now())
 		}
 		status = http.StatusCreated
 		s.log.Info("device enrolled", slog.String("device_id", d.ID))
@@ -154,7 +154,7 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 		return s.rejected(ap)
 	}
 	c := ap.Claims
-	s.enrolments.reported(ap.Device.ID, c.Facts.Virtualization != nil && (c.Facts.Virtualization.VirtualMachine || c.Facts.Virtualization.Emulator))
+	s.traits.reported(ap.Device.ID, c.Facts.Virtualization != nil && (c.Facts.Virtualization.VirtualMachine || c.Facts.Virtualization.Emulator))
 	if c.Session != "" {
 		if _, err := s.sessions.check(c.Session); err != nil {
 			return errorf(http.StatusBadRequest, "session_invalid", "the checkout session is unknown or expired: start the payment again")

@@ -80,8 +80,10 @@ type Server struct {
 	devices *deviceCache
 	// sessions mints checkout session ids (sessions.go).
 	sessions *sessionMinter
-	// enrolments counts recent enrolments per network (enrolnet.go).
-	enrolments *enrolments
+	// traits are what decisions know about devices beyond their
+	// certificates: enrolment bursts per network, virtualisation
+	// (devicetraits.go).
+	traits *deviceTraits
 	// intelLists are the domain and payee lists decisions check
 	// (intelsignals.go).
 	intelLists intelLists
@@ -90,8 +92,6 @@ type Server struct {
 	feed       *feedCache // intel.go
 	surv       *sightings // surveillance.go
 	handler    http.Handler
-
-	bgOnce sync.Once
 }
 
 // New builds a server over an open store.
@@ -135,7 +135,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.devices = newDeviceCache(opts.Store, 100_000)
-	s.enrolments = newEnrolments()
+	s.traits = newDeviceTraits()
 	if s.sessions, err = newSessionMinter(ctx, opts.Store, opts.Now, opts.Rand); err != nil {
 		return nil, fmt.Errorf("loading checkout session key: %w", err)
 	}

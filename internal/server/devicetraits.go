@@ -8,13 +8,13 @@ import (
 	"time"
 )
 
-// enrolments tracks, in memory only, how many devices enrolled from each
+// deviceTraits tracks, in memory only, how many devices enrolled from each
 // network (/24 for IPv4, /48 for IPv6) in the last hour, and which network
 // each device enrolled from: a burst from one network is a device farm
 // registering fake identities (risk signal network_enrolments_1h). Networks
 // are never stored; a restart forgets the last hour, which only weakens the
 // signal for that hour. Every map is bounded.
-type enrolments struct {
+type deviceTraits struct {
 	mu      sync.Mutex
 	nets    map[string][]time.Time
 	devices map[string]string
@@ -30,8 +30,8 @@ const (
 	maxEnrolDevices = 200_000
 )
 
-func newEnrolments() *enrolments {
-	return &enrolments{nets: make(map[string][]time.Time), devices: make(map[string]string), virtual: make(map[string]bool)}
+func newDeviceTraits() *deviceTraits {
+	return &deviceTraits{nets: make(map[string][]time.Time), devices: make(map[string]string), virtual: make(map[string]bool)}
 }
 
 // requestNetwork returns the /24 or /48 (network in decisions.go) the
@@ -48,7 +48,7 @@ func requestNetwork(r *http.Request) (string, bool) {
 	return network(ip), true
 }
 
-func (e *enrolments) add(deviceID, net string, now time.Time) {
+func (e *deviceTraits) add(deviceID, net string, now time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	times := prune(e.nets[net], now)
@@ -70,7 +70,7 @@ func (e *enrolments) add(deviceID, net string, now time.Time) {
 
 // recent is how many devices enrolled in the last hour from the network
 // deviceID enrolled from; 0 when that is not known.
-func (e *enrolments) recent(deviceID string, now time.Time) int {
+func (e *deviceTraits) recent(deviceID string, now time.Time) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	net, ok := e.devices[deviceID]
@@ -84,7 +84,7 @@ func (e *enrolments) recent(deviceID string, now time.Time) int {
 
 // evictNets drops networks with no enrolment in the window, or an arbitrary
 // one when all are busy.
-func (e *enrolments) evictNets(now time.Time) {
+func (e *deviceTraits) evictNets(now time.Time) {
 	for k, v := range e.nets {
 		if len(prune(v, now)) == 0 {
 			delete(e.nets, k)
@@ -108,7 +108,7 @@ func prune(times []time.Time, now time.Time) []time.Time {
 
 // reported records what a device's latest report said about
 // virtualisation.
-func (e *enrolments) reported(deviceID string, virtual bool) {
+func (e *deviceTraits) reported(deviceID string, virtual bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !virtual {
@@ -126,7 +126,7 @@ func (e *enrolments) reported(deviceID string, virtual bool) {
 
 // isVirtual says whether the device's latest report (on this node, since
 // the last restart) said it is a virtual machine or an emulator.
-func (e *enrolments) isVirtual(deviceID string) bool {
+func (e *deviceTraits) isVirtual(deviceID string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.virtual[deviceID]
