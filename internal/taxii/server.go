@@ -517,12 +517,17 @@ func (h *Handler) objects(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	writeEnvelope(w, objs, more, next)
+	return nil
+}
+
+// writeEnvelope answers a page of objects as a TAXII envelope.
+func writeEnvelope(w http.ResponseWriter, objs []store.TAXIIObject, more bool, next string) {
 	env := envelope{More: more, Next: next}
 	for _, o := range objs {
 		env.Objects = append(env.Objects, o.Body)
 	}
 	writeTAXII(w, http.StatusOK, env)
-	return nil
 }
 
 func (h *Handler) object(w http.ResponseWriter, r *request) error {
@@ -546,11 +551,7 @@ func (h *Handler) object(w http.ResponseWriter, r *request) error {
 	if len(objs) == 0 && q.After == nil {
 		return errorf(http.StatusNotFound, "Object not found", "collection %s has no object %s matching the query", c.Alias, id)
 	}
-	env := envelope{More: more, Next: next}
-	for _, o := range objs {
-		env.Objects = append(env.Objects, o.Body)
-	}
-	writeTAXII(w, http.StatusOK, env)
+	writeEnvelope(w, objs, more, next)
 	return nil
 }
 
