@@ -39,8 +39,7 @@ func runIntel(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return runIntelPull(ctx, args, stdout, stderr) // intelpull.go (TAXII)
 	}
 	fs := newFlagSet("intel "+sub, stderr)
-	dataDir := fs.String("data", DefaultServerConfig().DataDir, "data directory (SQLite database)")
-	db := fs.String("db", "", "database URL (default: SQLite under --data)")
+	open := storeFlags(fs)
 	source := fs.String("source", "", "where the indicator comes from (default: manual, or import:FILE)")
 	confidence := fs.Int("confidence", 75, "confidence, 0 to 100")
 	ttl := fs.String("ttl", "", "lifetime without a new sighting, e.g. 12h or 7d (default: by type, see docs/INTEL.md)")
@@ -129,7 +128,7 @@ func runIntel(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			ch.Reason = "imported from " + filepath.Base(pos[0])
 		}
 	}
-	st, err := openStore(ctx, *dataDir, *db)
+	st, err := open(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "healthgate intel:", err)
 		return exitFail

@@ -45,8 +45,7 @@ func runIntelPull(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	trust := fs.Int("trust", 50, "how much to trust this partner's indicators, 0-100")
 	limit := fs.Int("limit", taxii.DefaultLimit, fmt.Sprintf("objects per page, 1-%d", taxii.MaxLimit))
 	maxPages := fs.Int("max-pages", 100, "stop after this many pages (the next pull resumes)")
-	dataDir := fs.String("data", DefaultServerConfig().DataDir, "data directory (SQLite database)")
-	db := fs.String("db", "", "database URL (default: SQLite under --data)")
+	open := storeFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -84,7 +83,7 @@ func runIntelPull(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *partner == "" {
 		*partner = u.Host
 	}
-	st, err := openStore(ctx, *dataDir, *db)
+	st, err := open(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "healthgate intel pull: %v\n", err)
 		return exitFail

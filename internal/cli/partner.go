@@ -77,8 +77,7 @@ func runPartnerCmd(ctx context.Context, sub string, args []string, stdout, stder
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
 	}
-	dataDir := fs.String("data", DefaultServerConfig().DataDir, "data directory (SQLite database)")
-	db := fs.String("db", "", "database URL (default: SQLite under --data)")
+	open := storeFlags(fs)
 	var read, write collectionList
 	ttl := taxii.DefaultTokenLifetime
 	if sub == "create" {
@@ -108,7 +107,7 @@ func runPartnerCmd(ctx context.Context, sub string, args []string, stdout, stder
 		fmt.Fprintf(stderr, "healthgate partner %s: --ttl %v is outside [%v, %v]\n", sub, ttl, taxii.MinTokenLifetime, taxii.MaxTokenLifetime)
 		return exitUsage
 	}
-	st, err := openStore(ctx, *dataDir, *db)
+	st, err := open(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "healthgate partner %s: %v\n", sub, err)
 		return exitFail

@@ -31,8 +31,7 @@ func runRP(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	sub, args := args[0], args[1:]
 	fs := newFlagSet("rp "+sub, stderr)
-	dataDir := fs.String("data", DefaultServerConfig().DataDir, "data directory (SQLite database)")
-	db := fs.String("db", "", "database URL (default: SQLite under --data)")
+	open := storeFlags(fs)
 	scopes := fs.String("scopes", store.ScopeDecisions, "comma-separated scopes: "+strings.Join(store.Scopes, ", "))
 	lifetime := fs.Duration("lifetime", server.DefaultKeyLifetime, fmt.Sprintf("key lifetime, at most %v", server.MaxKeyLifetime))
 	grace := fs.Duration("grace", server.DefaultKeyGrace, fmt.Sprintf("rotate: how long the old key keeps working, at most %v", server.MaxKeyGrace))
@@ -62,7 +61,7 @@ func runRP(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "healthgate rp: --grace %v is outside [0, %v]\n", *grace, server.MaxKeyGrace)
 		return exitUsage
 	}
-	st, err := openStore(ctx, *dataDir, *db)
+	st, err := open(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "healthgate rp:", err)
 		return exitFail

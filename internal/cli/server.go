@@ -141,6 +141,16 @@ func (c *ServerConfig) flags(fs interface {
 	fs.DurationVar(&c.MaxSkew, "max-skew", c.MaxSkew, "allowed difference between device and server clocks")
 }
 
+// storeFlags adds --data and --db to a command that works on the store
+// directly (rp, intel, partner, intel pull) and returns the opener.
+func storeFlags(fs interface {
+	String(name, value, usage string) *string
+}) func(context.Context) (store.Store, error) {
+	dataDir := fs.String("data", DefaultServerConfig().DataDir, "data directory (SQLite database)")
+	db := fs.String("db", "", "database URL (default: SQLite under --data)")
+	return func(ctx context.Context) (store.Store, error) { return openStore(ctx, *dataDir, *db) }
+}
+
 // openStore opens the configured backend.
 func openStore(ctx context.Context, dataDir, db string) (store.Store, error) {
 	switch {
