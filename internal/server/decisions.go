@@ -287,9 +287,19 @@ func network(ip netip.Addr) string {
 
 func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) error {
 	rpID := relyingParty(r.Context())
-	var req DecisionRequest
-	if err := decodeJSON(w, r, maxDecisionBody, &req); err != nil {
+	if err := requireType(r, "application/json"); err != nil {
 		return err
+	}
+	body, err := readBody(w, r, maxDecisionBody)
+	if err != nil {
+		return err
+	}
+	var req DecisionRequest
+	if !decodeDecisionFast(body, &req) {
+		req = DecisionRequest{}
+		if err := decodeStrict(body, &req); err != nil {
+			return err
+		}
 	}
 	tx, err := validate(req)
 	if err != nil {
@@ -390,7 +400,12 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) error {
 	if deviceID != "" {
 		d.accounts.add(rpID, deviceID, acct)
 	}
-	return writeJSON(w, http.StatusOK, d.response(rec, &sig, res.Warnings, res.PolicyID))
+	out := d.response(rec, &sig, res.Warnings, res.PolicyID)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(append(appendDecisionResponse(make([]byte, 0, 1024+len(sigJSON)), &out), '\n'))
+	return err
 }
 
 // sessionSignals fills the device signals from the report a device made

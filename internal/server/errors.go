@@ -94,7 +94,11 @@ func requireType(r *http.Request, want ...string) error {
 
 // readBody reads at most limit bytes of the body.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	size := int64(512)
+	if r.ContentLength >= 0 {
+		size = min(r.ContentLength, limit) + 1 // +1: room to see the end
+	}
+	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), int(size))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -103,6 +107,24 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		return nil, &httpError{Status: http.StatusBadRequest, Code: "bad_request", Message: "could not read the request body", Err: err}
 	}
 	return body, nil
+}
+
+// readAll is io.ReadAll starting with a buffer of size bytes, so that a
+// body of announced length is read without growing it.
+func readAll(r io.Reader, size int) ([]byte, error) {
+	b := make([]byte, 0, size)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		} else if err != nil {
+			return b, err
+		}
+	}
 }
 
 // decodeJSON strictly decodes a JSON body: unknown fields and trailing data
@@ -115,6 +137,12 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	if err != nil {
 		return err
 	}
+	return decodeStrict(body, v)
+}
+
+// decodeStrict decodes one JSON value; unknown fields and trailing data
+// are errors.
+func decodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

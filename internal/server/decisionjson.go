@@ -1,0 +1,349 @@
+package server
+
+import (
+	"encoding/json"
+	"slices"
+	"time"
+	"unicode/utf8"
+)
+
+// Fast paths for the JSON of POST /v1/decisions, the busiest endpoint: a
+// reader for request bodies of the common shape and a writer for the
+// answer. Each gives exactly what encoding/json gives (decisionjson_test.go
+// compares them on generated and fuzzed input); a body of any other shape
+// is decoded by encoding/json, which also words the errors.
+
+// decisionFields are DecisionRequest's JSON names, in field order.
+var decisionFields = [...]string{"certificate", "proof", "session", "event", "account", "amount",
+	"currency", "payee", "merchant_url", "channel", "ip"}
+
+const amountField = 5
+
+// decisionField returns the string field of req with index i (not amount).
+func decisionField(req *DecisionRequest, i int) *string {
+	switch i {
+	case 0:
+		return &req.Certificate
+	case 1:
+		return &req.Proof
+	case 2:
+		return &req.Session
+	case 3:
+		return &req.Event
+	case 4:
+		return &req.Account
+	case 6:
+		return &req.Currency
+	case 7:
+		return &req.Payee
+	case 8:
+		return &req.MerchantURL
+	case 9:
+		return &req.Channel
+	case 10:
+		return &req.IP
+	}
+	return nil
+}
+
+// decodeDecisionFast decodes body into req when it is one JSON object
+// whose keys are DecisionRequest's names spelled exactly, each at most
+// once, whose values are strings of printable ASCII without escapes (and
+// for amount, also a number), with nothing but white space around it. It
+// reports false for anything else, leaving req in no particular state: the
+// caller then decodes with encoding/json.
+func decodeDecisionFast(body []byte, req *DecisionRequest) bool {
+	p := jsonReader{b: body}
+	p.space()
+	if !p.take('{') {
+		return false
+	}
+	p.space()
+	if p.take('}') {
+		return p.end()
+	}
+	var seen uint16
+	for {
+		p.space()
+		key, ok := p.plainString()
+		if !ok {
+			return false
+		}
+		f := slices.Index(decisionFields[:], key)
+		if f < 0 || seen&(1<<f) != 0 {
+			return false
+		}
+		seen |= 1 << f
+		p.space()
+		if !p.take(':') {
+			return false
+		}
+		p.space()
+		if f == amountField {
+			start := p.i
+			if p.i < len(p.b) && p.b[p.i] == '"' {
+				if _, ok := p.plainString(); !ok {
+					return false
+				}
+			} else if !p.number() {
+				return false
+			}
+			req.Amount = json.RawMessage(body[start:p.i:p.i])
+		} else {
+			v, ok := p.plainString()
+			if !ok {
+				return false
+			}
+			*decisionField(req, f) = v
+		}
+		p.space()
+		if p.take(',') {
+			continue
+		}
+		if p.take('}') {
+			return p.end()
+		}
+		return false
+	}
+}
+
+// jsonReader reads the few JSON tokens decodeDecisionFast accepts.
+type jsonReader struct {
+	b []byte
+	i int
+}
+
+func (p *jsonReader) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonReader) take(c byte) bool {
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// end reports whether only white space is left.
+func (p *jsonReader) end() bool {
+	p.space()
+	return p.i == len(p.b)
+}
+
+// plainString reads a string of printable ASCII with no escapes.
+func (p *jsonReader) plainString() (string, bool) {
+	if !p.take('"') {
+		return "", false
+	}
+	start := p.i
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			s := string(p.b[start:p.i])
+			p.i++
+			return s, true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return "", false
+		}
+		p.i++
+	}
+	return "", false
+}
+
+// number reads a JSON number (RFC 8259 section 6).
+func (p *jsonReader) number() bool {
+	digits := func() int {
+		n := 0
+		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+			p.i++
+			n++
+		}
+		return n
+	}
+	p.take('-')
+	switch {
+	case p.take('0'):
+	case p.i < len(p.b) && p.b[p.i] >= '1' && p.b[p.i] <= '9':
+		digits()
+	default:
+		return false
+	}
+	if p.take('.') && digits() == 0 {
+		return false
+	}
+	if p.take('e') || p.take('E') {
+		if !p.take('+') {
+			p.take('-')
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// appendDecisionResponse appends r as json.Marshal would encode it.
+// r.Signals must be compact JSON, as json.Marshal writes it.
+func appendDecisionResponse(b []byte, r *DecisionResponse) []byte {
+	b = append(b, `{"decision_id":`...)
+	b = appendJSONString(b, r.DecisionID)
+	b = append(b, `,"outcome":`...)
+	b = appendJSONString(b, r.Outcome)
+	b = append(b, `,"reasons":`...)
+	b = appendJSONStrings(b, r.Reasons)
+	b = append(b, `,"message":`...)
+	b = appendJSONStringMap(b, r.Message)
+	b = append(b, `,"remediation":`...)
+	if r.Remediation == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, m := range r.Remediation {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"code":`...)
+			b = appendJSONString(b, m.Code)
+			b = append(b, `,"severity":`...)
+			b = appendJSONString(b, m.Severity)
+			b = append(b, `,"title":`...)
+			b = appendJSONStringMap(b, m.Title)
+			b = append(b, `,"steps":`...)
+			if m.Steps == nil {
+				b = append(b, "null"...)
+			} else {
+				b = append(b, '{')
+				for j, k := range sortedKeys(m.Steps) {
+					if j > 0 {
+						b = append(b, ',')
+					}
+					b = appendJSONString(b, k)
+					b = append(b, ':')
+					b = appendJSONStrings(b, m.Steps[k])
+				}
+				b = append(b, '}')
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"signals":`...)
+	if r.Signals == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, r.Signals...)
+	}
+	if r.PolicyID != "" {
+		b = append(b, `,"policy_id":`...)
+		b = appendJSONString(b, r.PolicyID)
+	}
+	b = append(b, `,"created_at":"`...)
+	b = r.CreatedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if r.Feedback != "" {
+		b = append(b, `,"feedback":`...)
+		b = appendJSONString(b, r.Feedback)
+	}
+	return append(b, '}')
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func appendJSONStrings(b []byte, s []string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, v := range s {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, v)
+	}
+	return append(b, ']')
+}
+
+func appendJSONStringMap(b []byte, m map[string]string) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '{')
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, m[k])
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string the way encoding/json does
+// by default: <, > and & escaped for HTML, invalid UTF-8 replaced by
+// U+FFFD, U+2028 and U+2029 escaped.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
