@@ -24,6 +24,7 @@ type Store interface {
 	IntelStore        // intel.go: indicators, sightings, feed
 	PartnerStore      // partner.go: partner organisations, TAXII objects
 	SurveillanceStore // surveillance.go: daily sighting aggregates, outbreak alerts
+	TPMStore          // tpm.go: attestation keys of hardware-bound devices
 
 	// EnrollDevice records a device and its public key. Enrolling the same
 	// id again returns the stored device and created=false.

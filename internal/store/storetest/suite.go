@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, intelTests...)        // intel.go
 	tests = append(tests, partnerTests...)      // partner.go
 	tests = append(tests, surveillanceTests...) // surveillance.go
+	tests = append(tests, tpmTests...)          // tpm.go
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
