@@ -13,11 +13,16 @@ import (
 	"github.com/healthgate/healthgate/evidence"
 )
 
-//go:generate go run ./roots -dir /usr/share/ca-certificates/mozilla -o roots/baseline.txt
+//go:generate go run ./roots -dir /usr/share/ca-certificates/mozilla -extra roots/microsoft -o roots/baseline.txt
 
 // baselineText is the known-good root baseline: Mozilla's CA bundle as
-// Debian ships it, including the Microsoft roots Mozilla trusts. See
-// roots/main.go for its format and how to regenerate it.
+// Debian ships it (which includes the Microsoft roots Mozilla trusts), plus
+// the roots of roots/microsoft: those every Windows installation ships that
+// Mozilla does not trust (Microsoft Root Authority, Microsoft Root
+// Certificate Authority 2010 and 2011, the time-stamping roots, …) and a
+// few of Microsoft's root program common on Windows PCs in China. See
+// roots/main.go for its format and how to regenerate it, and
+// roots/microsoft/README.md for where each Windows root came from.
 //
 //go:embed roots/baseline.txt
 var baselineText []byte

@@ -1,6 +1,7 @@
 package posture
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/pem"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -289,4 +291,84 @@ func fileSHA256Of(t *testing.T, name string) string {
 		t.Fatalf("cannot hash %s", name)
 	}
 	return sum
+}
+
+// storedRoots is a winSystem whose ROOT stores hold the given DER
+// certificates, by store name; nothing else is recorded.
+type storedRoots struct {
+	recordedWindows
+	stores map[string][][]byte
+}
+
+func (s storedRoots) rootCertificates(context.Context) (map[string][][]byte, error) {
+	return s.stores, nil
+}
+
+// TestWindowsTrustStoreStockRoots: a Windows PC whose ROOT stores hold the
+// roots Windows ships (roots/microsoft) and roots Mozilla also trusts
+// reports no added root; the rogue root among them is still reported; and
+// with Mozilla's baseline alone every Windows root would be a false alarm.
+func TestWindowsTrustStoreStockRoots(t *testing.T) {
+	der := func(file string) []byte {
+		data, err := os.ReadFile(filepath.Join(windowsData, "roots", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := pem.Decode(data)
+		if b == nil {
+			t.Fatalf("%s: no PEM block", file)
+		}
+		return b.Bytes
+	}
+	windowsRoots := loadWindowsRoots(t)
+	var stock [][]byte
+	for _, r := range windowsRoots {
+		stock = append(stock, r.cert.Raw)
+	}
+	stock = append(stock, der("Microsoft_RSA_Root_Certificate_Authority_2017.crt"), der("DigiCert_Global_Root_G2.crt"))
+	rogue := der("secure-payment-root-ca.crt")
+
+	var mozilla bytes.Buffer
+	for line := range strings.Lines(string(baselineText)) {
+		if fields := strings.Split(line, "\t"); len(fields) < 2 || fields[1] != "windows" {
+			mozilla.WriteString(line)
+		}
+	}
+	mozillaOnly := parseRootBaseline(mozilla.Bytes())
+
+	tests := []struct {
+		name   string
+		stores map[string][][]byte
+		known  func(string) bool
+		want   string
+	}{
+		{"stock stores", map[string][][]byte{"LocalMachine": stock, "CurrentUser": stock}, baselineRoots(),
+			`{"trust_store":{"added":[]}}`},
+		{"stock stores and a rogue root", map[string][][]byte{"LocalMachine": stock, "CurrentUser": append(slices.Clone(stock), rogue)}, baselineRoots(),
+			`{"trust_store":{"added":[{"subject":"CN=Secure Payment Root CA,O=Secure Payment Services Ltd,C=CN","sha256":"7231fbbf95f63d71b1038cf0697df99ad236c6e49dcdd7391513a493170872f5"}]}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var f evidence.Facts
+			if err := winTrustStore(context.Background(), storedRoots{stores: tt.stores}, tt.known, &f); err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.Marshal(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+
+	var f evidence.Facts
+	stores := map[string][][]byte{"LocalMachine": stock}
+	if err := winTrustStore(context.Background(), storedRoots{stores: stores}, func(fp string) bool { return mozillaOnly[fp] }, &f); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(f.TrustStore.Added), len(windowsRoots); got != want {
+		t.Errorf("with Mozilla's baseline alone %d roots added, want every Windows root (%d)", got, want)
+	}
 }
