@@ -4,7 +4,8 @@
 // Evidence is a compact JWS whose payload uses EAT claim names (RFC 9711)
 // where they exist: eat_nonce, ueid, iat, swname and swversion, plus the
 // Healthgate claims platform, facts (typed posture facts) and findings (what
-// the agent matched locally).
+// the agent matched locally). A device whose key lives in a TPM adds
+// healthgate.tpm_quote ([TPMQuote]), a TPM quote over the report's nonce.
 //
 // Names say whether data is trusted: [Parse] returns the claims without
 // checking the signature; [Verify] returns them only after the signature has

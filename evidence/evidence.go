@@ -59,6 +59,9 @@ type Claims struct {
 	// Session is a checkout session id when the report was asked for by a
 	// payment page through a healthgate:// link.
 	Session string `json:"healthgate.session,omitempty"`
+	// TPMQuote binds the report to the device's TPM; a device whose key is
+	// in a TPM adds it (tpm.go).
+	TPMQuote *TPMQuote `json:"healthgate.tpm_quote,omitempty"`
 }
 
 // Finding is something the agent matched locally, for example a hash on the
@@ -277,6 +280,9 @@ func (c *Claims) Validate() error {
 	for i, f := range c.Findings {
 		p.str(fmt.Sprintf("findings[%d].code", i), f.Code, true)
 		p.str(fmt.Sprintf("findings[%d].subject", i), f.Subject, false)
+	}
+	if c.TPMQuote != nil {
+		c.TPMQuote.validate(&p)
 	}
 	return p.err()
 }

@@ -116,6 +116,10 @@ type Enrolment struct {
 	DeviceID string `json:"device_id"`
 	JKT      string `json:"jkt"`
 	Hardware bool   `json:"hardware"`
+	// Quotes is true when a TPM key was enrolled by an agent that binds its
+	// reports to TPM quotes, so the server holds the attestation key. A
+	// TPM key's enrolment without it is made again, once (tpm.go).
+	Quotes bool `json:"quotes,omitempty"`
 }
 
 // APIError is an error answer from the server.
@@ -134,7 +138,7 @@ func (e *APIError) Error() string {
 func (a *Agent) Enroll(ctx context.Context) (string, error) {
 	var e Enrolment
 	if err := readJSON(filepath.Join(a.cfg.StateDir, enrolmentFile), &e); err == nil &&
-		e.Server == a.cfg.Server && e.JKT == a.jwk.Thumbprint() && e.DeviceID != "" {
+		e.Server == a.cfg.Server && e.JKT == a.jwk.Thumbprint() && e.DeviceID != "" && (e.Quotes || !a.quotes()) {
 		a.hardware = e.Hardware
 		return e.DeviceID, nil
 	}
@@ -145,7 +149,7 @@ func (a *Agent) Enroll(ctx context.Context) (string, error) {
 	if resp.JKT != a.jwk.Thumbprint() {
 		return "", fmt.Errorf("enrolling: server registered key %s, not ours", resp.JKT)
 	}
-	e = Enrolment{Server: a.cfg.Server, DeviceID: resp.DeviceID, JKT: resp.JKT, Hardware: resp.Hardware}
+	e = Enrolment{Server: a.cfg.Server, DeviceID: resp.DeviceID, JKT: resp.JKT, Hardware: resp.Hardware, Quotes: resp.Hardware && a.quotes()}
 	if err := writeFileAtomic(filepath.Join(a.cfg.StateDir, enrolmentFile), mustJSON(e), 0o600); err != nil {
 		return "", err
 	}
@@ -255,6 +259,9 @@ func (a *Agent) evidence(ctx context.Context, deviceID string, facts evidence.Fa
 	claims := &evidence.Claims{
 		Nonce: ch.Nonce, UEID: deviceID, IssuedAt: a.cfg.Now().Unix(), SWName: SWName, SWVersion: a.cfg.Version,
 		Platform: posture.Platform(), Facts: facts, Findings: findings, Session: session,
+	}
+	if err := a.addQuote(claims); err != nil { // tpm.go
+		return nil, err
 	}
 	return evidence.Sign(claims, a.key)
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/healthgate/healthgate/evidence"
 	"github.com/healthgate/healthgate/internal/devicekey"
 )
 
@@ -92,6 +93,37 @@ func (a *Agent) enroll(ctx context.Context, body map[string]any, resp *enrollAns
 	*resp = enrollAnswer{}
 	_, err = a.post(ctx, "/v1/enroll/activate", "application/json", body, resp)
 	return err
+}
+
+// quotingKey is a device key whose TPM quotes its PCRs.
+type quotingKey interface {
+	attestingKey
+	Quote(extraData []byte) (*evidence.TPMQuote, error)
+}
+
+// quotes reports whether the device key binds reports to TPM quotes.
+func (a *Agent) quotes() bool {
+	_, ok := a.key.(quotingKey)
+	return ok
+}
+
+// addQuote binds a report to the TPM: the attestation key the server stored
+// at enrolment quotes the PCRs over the report's nonce (docs/TPM.md). A key
+// that is not in a TPM adds nothing.
+func (a *Agent) addQuote(c *evidence.Claims) error {
+	k, ok := a.key.(quotingKey)
+	if !ok {
+		return nil
+	}
+	q, err := k.Quote(evidence.TPMQuoteData(c.Nonce))
+	if err != nil {
+		return fmt.Errorf("quoting the TPM's PCRs: %w", err)
+	}
+	if q.EventLog == nil {
+		a.log.Debug("no firmware event log to send with the TPM quote")
+	}
+	c.TPMQuote = q
+	return nil
 }
 
 // withHardware adds "hardware" (whether the server enrolled the device key

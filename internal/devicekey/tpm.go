@@ -24,6 +24,11 @@ type TPMOptions struct {
 	// not-need-init,startup-clear). Empty means the system TPM (/dev/tpmrm0
 	// on Linux).
 	Simulator string
+	// SimulatorEventLog is a file holding the firmware event log the
+	// simulated platform presents with its quotes; a simulator has none
+	// otherwise. Tests extend the simulator's PCRs to match it. Ignored
+	// for the system TPM, whose log the platform keeps.
+	SimulatorEventLog string
 	// StateDir holds the device key and attestation key blobs. They are
 	// wrapped by the TPM's storage root key and useless on another TPM.
 	StateDir string
@@ -62,7 +67,7 @@ func OpenTPM(opts TPMOptions) (_ *TPMKey, err error) {
 	if opts.StateDir == "" {
 		return nil, errors.New("tpm: state directory is required")
 	}
-	t, err := openTPM(opts.Simulator)
+	t, err := openTPM(opts.Simulator, opts.SimulatorEventLog)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +232,7 @@ func (k *TPMKey) Close() error {
 	return errors.Join(errs...)
 }
 
-func openTPM(simulator string) (*attest.TPM, error) {
+func openTPM(simulator, simulatorEventLog string) (*attest.TPM, error) {
 	if simulator == "" {
 		t, err := attest.OpenTPM(nil)
 		if err != nil {
@@ -238,6 +243,12 @@ func openTPM(simulator string) (*attest.TPM, error) {
 	conn, err := openSimulator(simulator)
 	if err != nil {
 		return nil, err
+	}
+	if simulatorEventLog != "" {
+		if conn.eventLog, err = os.ReadFile(simulatorEventLog); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("tpm simulator: %w", err)
+		}
 	}
 	t, err := attest.OpenTPM(&attest.OpenConfig{CommandChannel: conn})
 	if err != nil {

@@ -32,6 +32,9 @@ type simulatorChannel struct {
 	mu      sync.Mutex
 	conn    net.Conn
 	pending bytes.Reader
+	// eventLog is the firmware event log the simulated platform presents
+	// (TPMOptions.SimulatorEventLog), nil for none.
+	eventLog []byte
 }
 
 // openSimulator connects to a simulator's command port and makes sure the
@@ -103,7 +106,10 @@ func (c *simulatorChannel) Close() error {
 }
 
 // MeasurementLog implements attest.CommandChannelTPM20; a simulator has no
-// firmware event log.
-func (*simulatorChannel) MeasurementLog() ([]byte, error) {
-	return nil, errors.New("tpm simulator: no measurement log")
+// firmware event log unless one was given.
+func (c *simulatorChannel) MeasurementLog() ([]byte, error) {
+	if c.eventLog == nil {
+		return nil, errors.New("tpm simulator: no measurement log")
+	}
+	return c.eventLog, nil
 }

@@ -103,3 +103,15 @@ func repoRoot(t testing.TB) string {
 	}
 	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
+
+// SecureBootEventLog returns a recorded firmware event log of a platform
+// that booted with Secure Boot on (testdata/secureboot-on.eventlog).
+func SecureBootEventLog(t testing.TB) (path string, log []byte) {
+	t.Helper()
+	path = filepath.Join(repoRoot(t), "internal", "devicekey", "tpmtest", "testdata", "secureboot-on.eventlog")
+	log, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, log
+}
