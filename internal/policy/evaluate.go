@@ -23,7 +23,8 @@ type Input struct {
 	Platform string
 	Now      time.Time // the appraisal time; zero means time.Now()
 	// HardwareKey is true when the device key is hardware-bound (TPM,
-	// Secure Enclave); it sets the hardware claim to affirming.
+	// Secure Enclave) and the report is bound to that hardware (for a TPM,
+	// by a verified quote); it sets the hardware claim to affirming.
 	HardwareKey bool
 }
 
@@ -138,7 +139,8 @@ func (p *Policy) Evaluate(in Input) Result {
 // trustVector derives the EAR trust vector:
 //
 //   - instance-identity is affirming: only verified evidence is appraised;
-//   - hardware is affirming when the device key is hardware-bound;
+//   - hardware is affirming when the device key is hardware-bound and the
+//     report bound to it (Input.HardwareKey);
 //   - a category where rules fired takes the worst fired tier's claim;
 //   - otherwise a category the policy has rules for is affirming when every
 //     fact group those rules read was reported and none of them failed;

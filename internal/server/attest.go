@@ -37,6 +37,9 @@ import (
 // of the attestation, the key thumbprint and the expiry under a service
 // secret, so any node can check the answer and nothing is stored until the
 // device has proven itself.
+//
+// Activation also stores the AK: from then on every report of the device
+// must carry a quote by that AK over the report's nonce (internal/verify).
 
 // activationTTL bounds how long a credential challenge can be answered.
 const activationTTL = 5 * time.Minute
@@ -56,12 +59,15 @@ type tpmVerdict struct {
 }
 
 // startTPMEnrollment checks a TPM attestation and answers with a credential
-// activation challenge. A key already enrolled as hardware-bound is simply
-// confirmed.
+// activation challenge. A key already enrolled as hardware-bound, with its
+// AK stored, is simply confirmed; one enrolled before quotes is challenged
+// again so that activation stores its AK.
 func (s *Server) startTPMEnrollment(w http.ResponseWriter, r *http.Request, req *enrollRequest, jwk devicekey.JWK) error {
 	jkt := jwk.Thumbprint()
 	if d, err := s.store.Device(r.Context(), DeviceID(jkt)); err == nil && d.Hardware && d.JKT == jkt {
-		return writeJSON(w, http.StatusOK, enrollResponse{DeviceID: d.ID, JKT: d.JKT, Hardware: true})
+		if _, err := s.store.DeviceAK(r.Context(), d.ID); err == nil {
+			return writeJSON(w, http.StatusOK, enrollResponse{DeviceID: d.ID, JKT: d.JKT, Hardware: true})
+		}
 	}
 	if _, err := s.verifyTPMAttestation(req.TPM, jwk); err != nil {
 		return err
@@ -136,12 +142,21 @@ func (s *Server) handleEnrollActivate(w http.ResponseWriter, r *http.Request) er
 		// Enrolled earlier without attestation; the store has no upgrade.
 		return errorf(http.StatusConflict, "enrolled_without_tpm", "this key was enrolled before without TPM attestation")
 	}
+	// The AK is now proven to live in the TPM that holds the EK and to have
+	// certified the device key: the device's reports are quoted by it.
+	if err := s.store.PutDeviceAK(r.Context(), d.ID, req.TPM.AKPublic, now.UTC()); errors.Is(err, store.ErrConflict) {
+		return errorf(http.StatusConflict, "tpm_ak_conflict", "this device is bound to another attestation key of its TPM")
+	} else if err != nil {
+		return err
+	}
 	s.devices.put(d)
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 		s.log.Info("device enrolled with a TPM-bound key", slog.String("device_id", d.ID),
 			slog.Bool("ek_verified", verdict.manufacturer != ""), slog.String("ek_issuer", verdict.manufacturer))
+	} else {
+		s.log.Info("TPM-bound device activated again: its attestation key is stored", slog.String("device_id", d.ID))
 	}
 	return writeJSON(w, status, enrollResponse{DeviceID: d.ID, JKT: d.JKT, Created: created, Hardware: true})
 }

@@ -161,7 +161,10 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	res := s.policy.Evaluate(policy.Input{
-		Facts: c.Facts, Findings: c.Findings, Platform: c.Platform, Now: s.opts.Now(), HardwareKey: ap.Device.Hardware,
+		Facts: c.Facts, Findings: c.Findings, Platform: c.Platform, Now: s.opts.Now(),
+		// Hardware only counts when this report is bound to the TPM by a
+		// verified quote (docs/TPM.md).
+		HardwareKey: ap.Device.Hardware && ap.QuoteBound(),
 	})
 	codes := make([]string, len(res.Findings))
 	for i, f := range res.Findings {

@@ -139,7 +139,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if s.sessions, err = newSessionMinter(ctx, opts.Store, opts.Now, opts.Rand); err != nil {
 		return nil, fmt.Errorf("loading checkout session key: %w", err)
 	}
-	s.verify = &verify.Verifier{Devices: s.devices, Nonces: s.nonces, Now: opts.Now, MaxSkew: opts.MaxSkew}
+	s.verify = &verify.Verifier{Devices: s.devices, AKs: opts.Store, Nonces: s.nonces, Now: opts.Now, MaxSkew: opts.MaxSkew}
 	s.issuer, err = issuer.New(ctx, opts.Store, issuer.Options{
 		Issuer: opts.Issuer, Build: "healthgate/" + opts.Version, Lifetimes: opts.Lifetimes, Now: opts.Now, Rand: opts.Rand,
 		Logf: func(format string, args ...any) { s.log.Info(fmt.Sprintf(format, args...)) },

@@ -1,6 +1,7 @@
 // Package verify checks device evidence: the signature against the enrolled
 // key with the algorithm pinned by that key, the challenge nonce, the clock
-// skew, the size and the claim schema. It always returns an Appraisal: a
+// skew, the size, the claim schema and, for a device whose key is in a TPM,
+// the TPM quote over the nonce. It always returns an Appraisal: a
 // failure is a verdict with a reason code, never only an error.
 package verify
 
@@ -49,10 +50,18 @@ type Appraisal struct {
 	Device    store.Device
 	PublicKey crypto.PublicKey
 	NonceExp  time.Time
+	// TPM is what the report's verified TPM quote established; nil when
+	// the report is not bound to a quote (no attestation key is stored
+	// for the device).
+	TPM *TPMState
 }
 
 // OK reports whether the evidence verified.
 func (a *Appraisal) OK() bool { return a.Reason == ReasonOK }
+
+// QuoteBound reports whether the report is bound to a TPM quote that
+// verified with the device's attestation key (tpm.go).
+func (a *Appraisal) QuoteBound() bool { return a.TPM != nil }
 
 // Devices finds enrolled devices.
 type Devices interface {
@@ -65,6 +74,9 @@ const DefaultMaxSkew = 5 * time.Minute
 // Verifier checks evidence. It is safe for concurrent use.
 type Verifier struct {
 	Devices Devices
+	// AKs holds the attestation keys of hardware-bound devices, whose
+	// reports must carry a TPM quote (tpm.go).
+	AKs     AKs
 	Nonces  *Nonces
 	Now     func() time.Time
 	MaxSkew time.Duration
@@ -129,7 +141,14 @@ func (v *Verifier) Verify(ctx context.Context, tok []byte) Appraisal {
 		return fail(ReasonClockSkew, "report time (iat) is too far from the server clock: check the device clock",
 			token.TierNone, http.StatusBadRequest, nil)
 	}
-	return Appraisal{Reason: ReasonOK, Status: http.StatusOK, Claims: claims, Device: dev, PublicKey: pub, NonceExp: nonceExp}
+	var tpm *TPMState
+	if dev.Hardware {
+		var refused *Appraisal
+		if tpm, refused = v.checkQuote(ctx, dev, claims); refused != nil {
+			return *refused
+		}
+	}
+	return Appraisal{Reason: ReasonOK, Status: http.StatusOK, Claims: claims, Device: dev, PublicKey: pub, NonceExp: nonceExp, TPM: tpm}
 }
 
 // errStoredKey marks a device key in the store that does not parse.
