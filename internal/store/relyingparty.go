@@ -34,7 +34,8 @@ type RelyingPartyStore interface {
 	RevokeRelyingPartyKeys(ctx context.Context, rpID string, at time.Time) (int64, error)
 
 	// RecordDecisions stores decisions in one transaction and records, for
-	// each one with a device, that the device was seen with the account.
+	// each one with a device, that the device was seen with the account
+	// (unless the decision says the pair is known).
 	// A duplicate decision id fails the whole batch with ErrConflict.
 	RecordDecisions(ctx context.Context, ds []Decision) error
 	// Decision returns a decision made for the relying party rpID, or
@@ -111,4 +112,8 @@ type Decision struct {
 	Signals      []byte // JSON, as answered
 	Feedback     string // legitimate, fraud, chargeback; empty until told
 	FeedbackAt   time.Time
+	// PairKnown tells RecordDecisions that the store already holds the
+	// (RPID, DeviceID, Account) pair, so it need not be written again. Not
+	// stored.
+	PairKnown bool
 }

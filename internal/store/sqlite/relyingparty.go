@@ -237,7 +237,7 @@ func (db *DB) RecordDecisions(ctx context.Context, ds []store.Decision) error {
 			}
 			return err
 		}
-		if d.DeviceID != "" && d.Account != "" {
+		if d.DeviceID != "" && d.Account != "" && !d.PairKnown {
 			if _, err := seen.ExecContext(ctx, d.RPID, d.DeviceID, d.Account, ms(d.Created)); err != nil {
 				return err
 			}

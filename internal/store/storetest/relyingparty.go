@@ -221,4 +221,17 @@ func testDeviceAccounts(t *testing.T, s store.Store) {
 	if list, _ := s.DeviceAccountList(ctx, "rp1", "nodev", 2); len(list) != 0 {
 		t.Errorf("unknown device: %v", list)
 	}
+	// A decision for a pair the caller knows is stored like any other and
+	// leaves the pair as it was.
+	again := decision("d-again", "rp1", t0.Add(time.Hour))
+	again.Account, again.PairKnown = "a1", true
+	if err := s.RecordDecisions(ctx, []store.Decision{again}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Decision(ctx, "rp1", "d-again"); err != nil {
+		t.Errorf("decision with PairKnown not stored: %v", err)
+	}
+	if seen, n, err := s.DeviceAccounts(ctx, "rp1", "dev1", "a1"); err != nil || !seen || n != 3 {
+		t.Errorf("after a known pair: %v, %d, %v; want true, 3", seen, n, err)
+	}
 }
