@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/netip"
@@ -61,7 +62,8 @@ type decisions struct {
 	tracker *risk.Tracker
 	keys    *keyCache
 	certs   *certCache
-	hashKey []byte // keys the hashes of accounts, payees and networks
+	hashKey []byte    // keys the hashes of accounts, payees and networks
+	hmacs   sync.Pool // of HMAC-SHA-256 under hashKey, reused: keying costs two blocks
 	batch   decisionBatcher
 	// accounts caches which accounts each device was seen with.
 	accounts *accountSets
@@ -266,9 +268,16 @@ func (d *decisions) hash(kind, rpID, value string) string {
 	if value == "" {
 		return ""
 	}
-	m := hmac.New(sha256.New, d.hashKey)
+	m, _ := d.hmacs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, d.hashKey)
+	}
+	m.Reset()
 	m.Write([]byte(kind + "\x00" + rpID + "\x00" + value))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+	var sum [sha256.Size]byte
+	s := base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0])[:16])
+	d.hmacs.Put(m)
+	return s
 }
 
 // network returns the /24 (IPv4) or /48 (IPv6) prefix of an address.
