@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -189,6 +190,11 @@ func storeCertificates(location uint32) ([][]byte, error) {
 	store, err := windows.CertOpenStore(windows.CERT_STORE_PROV_SYSTEM, 0, 0,
 		location|windows.CERT_STORE_READONLY_FLAG|windows.CERT_STORE_OPEN_EXISTING_FLAG,
 		uintptr(unsafe.Pointer(name)))
+	// CertOpenStore takes the name as a uintptr, which does not keep it
+	// alive: without this the collector may free it while crypt32 still
+	// reads it (Wine showed it, opening the machine's ROOT store while
+	// other collectors allocate: "File not found" one run in four).
+	runtime.KeepAlive(name)
 	if err != nil {
 		return nil, err
 	}
