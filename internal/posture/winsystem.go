@@ -3,6 +3,7 @@ package posture
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -67,6 +68,55 @@ func wmiError(code uint32) error {
 		return errWMIClass
 	}
 	return nil
+}
+
+// Names of the WMI and COM failures a collector meets often enough to be
+// worth a word in a report. Windows itself has no text for the WBEM codes
+// (their messages live in wmiutils.dll, not the system message table).
+var wmiCodeNames = map[uint32]string{
+	0x80041001: "generic failure",               // WBEM_E_FAILED
+	0x80041002: "not found",                     // WBEM_E_NOT_FOUND
+	0x80041003: "access denied",                 // WBEM_E_ACCESS_DENIED
+	0x8004100E: "invalid namespace",             // WBEM_E_INVALID_NAMESPACE
+	0x80041010: "invalid class",                 // WBEM_E_INVALID_CLASS
+	0x80041017: "invalid query",                 // WBEM_E_INVALID_QUERY
+	0x80041032: "call cancelled",                // WBEM_E_CALL_CANCELLED
+	0x80041033: "shutting down",                 // WBEM_E_SHUTTING_DOWN
+	0x80043001: "timed out",                     // WBEM_E_TIMED_OUT (WMI scripting)
+	0x80004001: "not implemented",               // E_NOTIMPL
+	0x80070005: "access denied",                 // E_ACCESSDENIED
+	0x80020005: "type mismatch",                 // DISP_E_TYPEMISMATCH
+	0x80020009: "exception",                     // DISP_E_EXCEPTION
+	0x800706BA: "the rpc server is unavailable", // RPC_S_SERVER_UNAVAILABLE
+	0x80010108: "the object disconnected",       // RPC_E_DISCONNECTED
+}
+
+// wmiFailure describes a failed WMI call for a report, which keeps the
+// reason short and stable: "error 0x80041017 (invalid query)". hr is
+// the HRESULT of the call, scode the SCODE of the COM exception behind it
+// (DISP_E_EXCEPTION), 0 without one, and description the exception's own
+// text, "" without one. A code wmiError knows is wrapped in its error, so
+// collectors can still tell why.
+func wmiFailure(hr, scode uint32, description string) error {
+	code := func(c uint32) string {
+		if name := wmiCodeNames[c]; name != "" {
+			return fmt.Sprintf("0x%08X (%s)", c, name)
+		}
+		return fmt.Sprintf("0x%08X", c)
+	}
+	text := "error " + code(hr)
+	if scode != 0 && scode != hr {
+		text += ", scode " + code(scode)
+	}
+	if d := strings.TrimSpace(description); d != "" && d != "<nil>" {
+		text += ": " + d
+	}
+	for _, c := range []uint32{scode, hr} {
+		if mapped := wmiError(c); mapped != nil {
+			return fmt.Errorf("%w: %s", mapped, text)
+		}
+	}
+	return errors.New(text)
 }
 
 // regValues are the values of one registry key, by name. Windows compares

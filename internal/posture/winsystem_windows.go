@@ -45,23 +45,21 @@ func (liveWindows) wmi(ctx context.Context, namespace, class, where string, dst 
 	return nil
 }
 
-// classifyWMIError wraps a WMI failure in errWMINamespace,
-// errWMIAccessDenied or errWMIClass when its HRESULT, or the SCODE of the
-// COM exception behind it, says so.
+// classifyWMIError turns a WMI failure into wmiFailure's short form,
+// wrapping errWMINamespace, errWMIAccessDenied or errWMIClass when its
+// HRESULT, or the SCODE of the COM exception behind it, says so. The
+// library's own text cannot be shown: Windows has no message for the WBEM
+// codes, so it reads "error 2147749889 (FormatMessage failed with: …)".
 func classifyWMIError(err error) error {
 	var oe *ole.OleError
 	if !errors.As(err, &oe) {
 		return err
 	}
+	var scode uint32
 	if ei, ok := oe.SubError().(ole.EXCEPINFO); ok {
-		if mapped := wmiError(ei.SCODE()); mapped != nil {
-			return fmt.Errorf("%w (%v)", mapped, err)
-		}
+		scode = ei.SCODE()
 	}
-	if mapped := wmiError(uint32(oe.Code())); mapped != nil {
-		return fmt.Errorf("%w (%v)", mapped, err)
-	}
-	return err
+	return wmiFailure(uint32(oe.Code()), scode, oe.Description())
 }
 
 // maxRegValues bounds the values read from one registry key.
