@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -55,7 +56,13 @@ func defaultWatchedPaths() []string { return WatchedPaths(runtime.GOOS) }
 // each path its absence, or its size, modification time and mode, the
 // content of small files, and one level of a directory's entries. Two equal
 // fingerprints mean, as far as a poll can tell, that nothing changed.
+// Root "/" is the running system: on Windows the drive Windows is on, not
+// the current directory's.
 func Fingerprint(root string, paths []string) [32]byte {
+	live := root == "" || root == "/" || root == `\`
+	if live {
+		root = liveRoot()
+	}
 	h := sha256.New()
 	var buf [8]byte
 	num := func(n int64) {
@@ -100,10 +107,23 @@ func Fingerprint(root string, paths []string) [32]byte {
 			}
 		}
 	}
-	if root == "" || root == "/" || root == `\` {
+	if live {
 		writeSystemState(h) // the live device's registry on Windows
 	}
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum
+}
+
+// systemDrive returns the root of the drive in a Windows %SystemRoot%
+// (`C:\Windows` gives `C:\`), `C:\` when systemRoot names no drive. On
+// Windows a path like `\Windows\System32` is on the current directory's
+// drive: an agent started from D: would watch `D:\Windows\…`, which is
+// not there.
+func systemDrive(systemRoot string) string {
+	s := strings.TrimSpace(systemRoot)
+	if len(s) >= 2 && s[1] == ':' && ('a' <= s[0]|0x20 && s[0]|0x20 <= 'z') {
+		return strings.ToUpper(s[:1]) + `:\`
+	}
+	return `C:\`
 }

@@ -69,3 +69,22 @@ func write(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+// TestSystemDrive: the Windows watcher looks for the hosts file on the
+// drive of %SystemRoot%. Joined to "/", `\Windows\…` was on the current
+// directory's drive, which Wine showed (the agent's directory is Z:\ there).
+func TestSystemDrive(t *testing.T) {
+	for in, want := range map[string]string{
+		`C:\Windows`:   `C:\`,
+		`d:\WINDOWS`:   `D:\`,
+		` E:\Windows `: `E:\`,
+		`D:`:           `D:\`,
+		``:             `C:\`,
+		`\Windows`:     `C:\`,
+		`1:\Windows`:   `C:\`,
+	} {
+		if got := systemDrive(in); got != want {
+			t.Errorf("systemDrive(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

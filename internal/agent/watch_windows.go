@@ -5,6 +5,7 @@ package agent
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"golang.org/x/sys/windows/registry"
 )
@@ -46,3 +47,7 @@ func writeSystemState(w io.Writer) {
 		key.Close()
 	}
 }
+
+// liveRoot is the device root of the running system: the drive Windows is
+// installed on.
+func liveRoot() string { return systemDrive(os.Getenv("SystemRoot")) }
