@@ -132,8 +132,8 @@ func langOf(loc string) string {
 }
 
 // useColour reports whether w is a terminal that should get colour: a
-// character device, and NO_COLOR (https://no-color.org) unset and TERM not
-// "dumb".
+// character device (on Windows a console that accepts escape sequences),
+// and NO_COLOR (https://no-color.org) unset and TERM not "dumb".
 func useColour(w io.Writer, getenv func(string) string) bool {
 	if getenv("NO_COLOR") != "" || getenv("TERM") == "dumb" {
 		return false
@@ -143,7 +143,7 @@ func useColour(w io.Writer, getenv func(string) string) bool {
 		return false
 	}
 	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && consoleColour(f)
 }
 
 // scanText is the fixed wording of the report, per language.
