@@ -20,6 +20,16 @@ import (
 // itself when collecting a device tree.
 var errNoWindowsQueries = errors.New("windows is not queried for a device tree")
 
+// liveRoot is the directory that stands for the running system's "/": the
+// root of the drive Windows is installed on (%SystemRoot%'s). A rooted path
+// such as \Users is on the current directory's drive, which need not be
+// that one: run from D:, the browser collector read D:\Users and reported
+// no extensions at all.
+func liveRoot() string {
+	root, _ := windowsRoot("", os.Getenv("SystemRoot"))
+	return root
+}
+
 // winLive reports whether env reads the running system.
 func winLive(env *Env) bool {
 	return env.Root == "" || env.Root == "/" || env.Root == `\`

@@ -26,15 +26,20 @@ type Env struct {
 // maxSymlinks bounds the links followed in one path, as Linux does.
 const maxSymlinks = 40
 
-// live reports whether Env reads the running system itself.
-func (e *Env) live() bool { return e.Root == "/" || e.Root == "" }
+// live reports whether Env reads the running system itself. Root is "/"
+// or "" there, or `\` on Windows, where Collect's filepath.Clean turns "/"
+// into that.
+func (e *Env) live() bool {
+	return e.Root == "/" || e.Root == "" || e.Root == string(filepath.Separator)
+}
 
 // path returns the host path of the device path name (slash-separated,
 // relative to the device's "/"), with every symbolic link followed under
-// Root. On the live system the kernel resolves links itself.
+// Root. On the live system the kernel resolves links itself, and "/" is
+// liveRoot(): on Windows the system drive, not the current directory's.
 func (e *Env) path(name string) (string, error) {
 	if e.live() {
-		return filepath.Join("/", filepath.FromSlash(name)), nil
+		return filepath.Join(liveRoot(), filepath.FromSlash(name)), nil
 	}
 	var done []string // resolved components below Root
 	todo := name
