@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -351,6 +352,14 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
+// statusClass returns "2xx" for 200 and so on.
+func statusClass(status int) string {
+	if c := status / 100; c >= 1 && c <= 5 {
+		return [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}[c-1]
+	}
+	return strconv.Itoa(status/100) + "xx"
+}
+
 func (m *metrics) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -360,6 +369,6 @@ func (m *metrics) middleware(next http.Handler) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(route, fmt.Sprintf("%dxx", rec.status/100)).Observe(time.Since(start).Seconds())
+		m.requests.WithLabelValues(route, statusClass(rec.status)).Observe(time.Since(start).Seconds())
 	})
 }
