@@ -65,7 +65,7 @@ func runDecisions(ctx context.Context, client *http.Client, cfg config) error {
 		}
 		return req, err
 	})
-	fmt.Printf("%-32s %10s %10s %9s %9s %9s %7s\n", "endpoint", "requests", "req/s", "p50", "p99", "max", "errors")
+	header()
 	trivial.print("GET /.well-known/jwks.json")
 	decisions.print("POST /v1/decisions")
 	fmt.Printf("\ndecisions/s as a share of the trivial endpoint: %.0f%%\n", 100*decisions.rate()/trivial.rate())

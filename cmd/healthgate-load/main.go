@@ -101,7 +101,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		return req, err
 	})
-	fmt.Printf("%-32s %10s %10s %9s %9s %9s %7s\n", "endpoint", "requests", "req/s", "p50", "p99", "max", "errors")
+	header()
 	trivial.print("GET /.well-known/jwks.json")
 	reports.print("POST /v1/reports")
 	fmt.Printf("\nreports/s as a share of the trivial endpoint: %.0f%%\n", 100*reports.rate()/trivial.rate())
@@ -203,6 +203,9 @@ type result struct {
 	elapsed   time.Duration
 	latencies []time.Duration
 	errors    int
+	// CPU used during the run by this process and by the server (from
+	// its /metrics); zero when unknown.
+	clientCPU, serverCPU time.Duration
 }
 
 func (r result) rate() float64 { return float64(len(r.latencies)) / r.elapsed.Seconds() }
@@ -215,8 +218,21 @@ func (r result) print(name string) {
 		}
 		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
 	}
-	fmt.Printf("%-32s %10d %10.0f %9v %9v %9v %7d\n", name, len(r.latencies), r.rate(),
-		pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), pct(1).Round(time.Microsecond), r.errors)
+	perReq := func(d time.Duration) string {
+		if d <= 0 || len(r.latencies) == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1fµs", float64(d.Nanoseconds())/1e3/float64(len(r.latencies)))
+	}
+	fmt.Printf("%-32s %10d %10.0f %9v %9v %9v %7d %10s %10s\n", name, len(r.latencies), r.rate(),
+		pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), pct(1).Round(time.Microsecond), r.errors,
+		perReq(r.clientCPU), perReq(r.serverCPU))
+}
+
+// header prints the column names of result.print.
+func header() {
+	fmt.Printf("%-32s %10s %10s %9s %9s %9s %7s %10s %10s\n", "endpoint", "requests", "req/s", "p50", "p99", "max", "errors",
+		"client CPU", "server CPU")
 }
 
 // drive sends requests from cfg.concurrency workers until the duration
@@ -227,6 +243,8 @@ func drive(ctx context.Context, client *http.Client, cfg config, newReq func(int
 	var mu sync.Mutex
 	var res result
 	var wg sync.WaitGroup
+	srv0, srvOK := serverCPU(ctx, client, cfg.server)
+	cli0, cliOK := processCPU()
 	start := time.Now()
 	for w := 0; w < cfg.concurrency; w++ {
 		wg.Add(1)
@@ -263,5 +281,12 @@ func drive(ctx context.Context, client *http.Client, cfg config, newReq func(int
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
+	if cli1, ok := processCPU(); ok && cliOK {
+		res.clientCPU = cli1 - cli0
+	}
+	// A fresh context: the run's own has expired by now.
+	if srv1, ok := serverCPU(context.WithoutCancel(ctx), client, cfg.server); ok && srvOK {
+		res.serverCPU = srv1 - srv0
+	}
 	return res
 }
