@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 	"unicode/utf8"
+
+	"github.com/healthgate/healthgate/internal/warning"
 )
 
 // Fast paths for the JSON of POST /v1/decisions, the busiest endpoint: a
@@ -191,6 +193,45 @@ func (p *jsonReader) number() bool {
 	return true
 }
 
+// warningJSON is a warning's message and remediation, encoded.
+type warningJSON struct{ message, remediation []byte }
+
+// allowMessageJSON is allowMessage, encoded.
+var allowMessageJSON = must(json.Marshal(allowMessage))
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// encodeTexts encodes, once, the fixed texts answers carry: the message
+// and remediation of every warning and the remediation of every finding.
+func (d *decisions) encodeTexts() error {
+	d.warningJSON = map[string]warningJSON{}
+	for _, w := range warning.All() {
+		msg, err := json.Marshal(w.Text)
+		if err != nil {
+			return err
+		}
+		rem, err := json.Marshal(remediation{Code: w.Code, Severity: w.Severity.String(), Title: w.Title, Steps: w.Steps})
+		if err != nil {
+			return err
+		}
+		d.warningJSON[w.Code] = warningJSON{msg, rem}
+	}
+	d.findingJSON = map[string][]byte{}
+	for code, r := range d.findings {
+		rem, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		d.findingJSON[code] = rem
+	}
+	return nil
+}
+
 // appendDecisionResponse appends r as json.Marshal would encode it.
 // r.Signals must be compact JSON, as json.Marshal writes it.
 func appendDecisionResponse(b []byte, r *DecisionResponse) []byte {
@@ -201,7 +242,11 @@ func appendDecisionResponse(b []byte, r *DecisionResponse) []byte {
 	b = append(b, `,"reasons":`...)
 	b = appendJSONStrings(b, r.Reasons)
 	b = append(b, `,"message":`...)
-	b = appendJSONStringMap(b, r.Message)
+	if r.messageRaw != nil {
+		b = append(b, r.messageRaw...)
+	} else {
+		b = appendJSONStringMap(b, r.Message)
+	}
 	b = append(b, `,"remediation":`...)
 	if r.Remediation == nil {
 		b = append(b, "null"...)
@@ -210,6 +255,10 @@ func appendDecisionResponse(b []byte, r *DecisionResponse) []byte {
 		for i, m := range r.Remediation {
 			if i > 0 {
 				b = append(b, ',')
+			}
+			if m.raw != nil {
+				b = append(b, m.raw...)
+				continue
 			}
 			b = append(b, `{"code":`...)
 			b = appendJSONString(b, m.Code)

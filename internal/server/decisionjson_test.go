@@ -9,6 +9,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/healthgate/healthgate/internal/policy"
+	"github.com/healthgate/healthgate/internal/risk"
+	"github.com/healthgate/healthgate/internal/store"
+	"github.com/healthgate/healthgate/internal/warning"
 )
 
 // checkDecodeFast fails when decodeDecisionFast accepts body but
@@ -174,5 +179,35 @@ func TestAppendDecisionResponseRealAnswers(t *testing.T) {
 		if !strings.Contains(string(appendDecisionResponse(nil, r)), fmt.Sprintf(`"outcome":%q`, outcome)) {
 			t.Errorf("outcome %s missing", outcome)
 		}
+	}
+}
+
+// TestAppendDecisionResponseCachedTexts: answers carrying the texts
+// encoded once (every warning's message and remediation, every finding's
+// remediation) encode exactly as json.Marshal encodes them.
+func TestAppendDecisionResponseCachedTexts(t *testing.T) {
+	d := &decisions{findings: map[string]remediation{}}
+	var findings []string
+	for _, r := range policy.Default().Rules() {
+		d.findings[r.ID] = remediation{Code: r.ID, Severity: r.Tier, Title: r.Title,
+			Steps: map[string][]string{"zh-CN": {r.Remediation["zh-CN"]}, "en": {r.Remediation["en"]}}}
+		findings = append(findings, r.ID)
+	}
+	if err := d.encodeTexts(); err != nil {
+		t.Fatal(err)
+	}
+	all := warning.All()
+	if len(all) == 0 || len(findings) == 0 {
+		t.Fatal("no warnings or findings to check")
+	}
+	for i, w := range all {
+		rec := store.Decision{ID: "dec_x", Outcome: risk.Warn, Reasons: []string{"r"}, Signals: []byte(`{}`),
+			Created: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)}
+		sig := &risk.Signals{Device: risk.DeviceSignals{Findings: findings[i%len(findings):]}}
+		out := d.response(rec, sig, []string{w.Code, all[(i+1)%len(all)].Code}, "risk@1")
+		if out.messageRaw == nil || len(out.Remediation) < 2 || out.Remediation[0].raw == nil || out.Remediation[len(out.Remediation)-1].raw == nil {
+			t.Fatalf("%s: the encoded texts were not used", w.Code)
+		}
+		checkAppendResponse(t, &out)
 	}
 }

@@ -72,6 +72,11 @@ type decisions struct {
 	// proofs remembers the proofs used in the last MaxProofAge, so one
 	// cannot decide twice (proofs.go).
 	proofs usedProofs
+	// The JSON of the fixed texts an answer carries, encoded once
+	// (decisionjson.go): per warning code its message and remediation,
+	// per finding its remediation.
+	warningJSON map[string]warningJSON
+	findingJSON map[string][]byte
 }
 
 func (s *Server) initDecisions(ctx context.Context) error {
@@ -95,6 +100,9 @@ func (s *Server) initDecisions(ctx context.Context) error {
 	for _, r := range s.policy.Rules() {
 		d.findings[r.ID] = remediation{Code: r.ID, Severity: r.Tier, Title: r.Title,
 			Steps: map[string][]string{"zh-CN": {r.Remediation["zh-CN"]}, "en": {r.Remediation["en"]}}}
+	}
+	if err := d.encodeTexts(); err != nil {
+		return err
 	}
 	// Rebuild the velocity windows from the last day of decisions.
 	since := s.opts.Now().Add(-risk.LongWindow)
@@ -152,6 +160,8 @@ type DecisionResponse struct {
 	PolicyID    string            `json:"policy_id,omitempty"`
 	CreatedAt   time.Time         `json:"created_at"`
 	Feedback    string            `json:"feedback,omitempty"`
+	// messageRaw, when set, is Message encoded (decisionjson.go).
+	messageRaw []byte
 }
 
 // remediation is one thing the person paying can do.
@@ -160,6 +170,8 @@ type remediation struct {
 	Severity string              `json:"severity"`
 	Title    map[string]string   `json:"title"`
 	Steps    map[string][]string `json:"steps"`
+	// raw, when set, is this remediation encoded (decisionjson.go).
+	raw []byte
 }
 
 // validTx is a checked request.
@@ -604,7 +616,8 @@ var allowMessage = map[string]string{
 // and, after the warnings' steps, how to fix each finding on the device.
 func (d *decisions) response(rec store.Decision, sig *risk.Signals, warnings []string, policyID string) DecisionResponse {
 	out := DecisionResponse{DecisionID: rec.ID, Outcome: rec.Outcome, Reasons: rec.Reasons, Message: allowMessage,
-		Remediation: []remediation{}, Signals: rec.Signals, PolicyID: policyID, CreatedAt: rec.Created, Feedback: rec.Feedback}
+		Remediation: []remediation{}, Signals: rec.Signals, PolicyID: policyID, CreatedAt: rec.Created, Feedback: rec.Feedback,
+		messageRaw: allowMessageJSON}
 	if out.Reasons == nil {
 		out.Reasons = []string{}
 	}
@@ -613,14 +626,17 @@ func (d *decisions) response(rec store.Decision, sig *risk.Signals, warnings []s
 		if !ok {
 			continue
 		}
+		enc := d.warningJSON[code]
 		if i == 0 && rec.Outcome != risk.Allow {
-			out.Message = w.Text
+			out.Message, out.messageRaw = w.Text, enc.message
 		}
-		out.Remediation = append(out.Remediation, remediation{Code: w.Code, Severity: w.Severity.String(), Title: w.Title, Steps: w.Steps})
+		out.Remediation = append(out.Remediation, remediation{Code: w.Code, Severity: w.Severity.String(), Title: w.Title, Steps: w.Steps,
+			raw: enc.remediation})
 	}
 	if rec.Outcome != risk.Allow {
 		for _, f := range sig.Device.Findings {
 			if r, ok := d.findings[f]; ok {
+				r.raw = d.findingJSON[f]
 				out.Remediation = append(out.Remediation, r)
 			}
 		}
