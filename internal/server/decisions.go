@@ -328,6 +328,14 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.opts.Now()
 	d := s.dec
+	// From here the decision is being computed: the committer waits for it.
+	d.batch.begin()
+	queued := false
+	defer func() {
+		if !queued {
+			d.batch.abandon()
+		}
+	}()
 	sig := risk.Signals{Event: tx.Event, Channel: tx.Channel, Amount: tx.amountVal, Currency: tx.Currency,
 		Device: risk.DeviceSignals{Tier: token.TierNone, Findings: []string{}}}
 
@@ -416,6 +424,7 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) error {
 		Payee: d.hash("payee", rpID, tx.Payee), MerchantHost: tx.host, IPNet: d.hash("ip", rpID, network(tx.ip)),
 		Outcome: res.Outcome, Reasons: res.Reasons, Signals: sigJSON, PairKnown: pairKnown,
 	}
+	queued = true
 	if err := d.batch.record(r.Context(), rec); err != nil {
 		return err
 	}
@@ -693,19 +702,23 @@ func (s *Server) handleFeedback(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"decision_id": id, "feedback": req.Outcome})
 }
 
-// decisionBatcher commits decisions in groups. The first decision to
-// arrive starts a committer, which waits up to decisionWindow for company
-// (less when decisionBatchFull decisions are already waiting), commits
-// them all in one transaction and goes on while more arrive; it exits when
-// the queue is empty. Alone, a decision waits decisionWindow; under load
-// each transaction carries many decisions, which is what makes the durable
+// decisionBatcher commits decisions in groups. It knows how many
+// decisions are being computed (begin) and not yet queued (record or
+// abandon): those are about to join. The first decision queued starts a
+// committer, which commits what is queued when decisionBatchTarget
+// decisions wait, or when nothing is being computed any more and the first
+// of them has waited decisionMinWait, or at the latest after
+// decisionWindow; it goes on while more arrive and exits when the queue is
+// empty. Alone, a decision waits decisionMinWait; under load each
+// transaction carries tens of decisions, which is what makes the durable
 // write affordable.
 type decisionBatcher struct {
-	store   store.Store
-	mu      sync.Mutex
-	pending []pendingDecision
-	leading bool
-	full    chan struct{} // a batch's worth is waiting
+	store    store.Store
+	mu       sync.Mutex
+	pending  []pendingDecision
+	deciding int // decisions begun and neither queued nor abandoned
+	leading  bool
+	ready    chan struct{} // nothing is being computed any more
 }
 
 type pendingDecision struct {
@@ -713,33 +726,56 @@ type pendingDecision struct {
 	err chan error
 }
 
-// Batch bounds. One transaction carries at most maxDecisionBatch
-// decisions. The committer waits up to decisionWindow before a commit, or
-// until decisionBatchFull are waiting. Over HTTP with 32 connections on two
-// cores the window is what lets batches grow past a handful of decisions
-// (docs/BENCHMARKS.md, "Decisions"); in the store, a row costs about 15 µs
-// in batches of 8 and 9 µs in batches of 64.
+// Batch bounds. In the store a decision costs about 42 µs alone, 15 µs in
+// batches of 8 and 9 µs in batches of 64 (the commit is most of the
+// difference); over HTTP with 32 connections, committing as soon as no
+// decision was being computed gave batches of two or three
+// (docs/BENCHMARKS.md, "Decisions").
 const (
-	maxDecisionBatch  = 512
-	decisionBatchFull = 128
-	decisionWindow    = time.Millisecond
+	maxDecisionBatch    = 512
+	decisionBatchTarget = 32
+	decisionMinWait     = 300 * time.Microsecond
+	decisionWindow      = time.Millisecond
 )
 
+// begin notes that a decision is being computed. Each begin is followed by
+// exactly one record or abandon.
+func (b *decisionBatcher) begin() {
+	b.mu.Lock()
+	b.deciding++
+	b.mu.Unlock()
+}
+
+// abandon ends a begun decision that will not be recorded.
+func (b *decisionBatcher) abandon() {
+	b.mu.Lock()
+	b.deciding--
+	b.signalLocked()
+	b.mu.Unlock()
+}
+
+func (b *decisionBatcher) signalLocked() {
+	if b.ready == nil || len(b.pending) == 0 || (b.deciding > 0 && len(b.pending) < decisionBatchTarget) {
+		return
+	}
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+}
+
+// record queues a begun decision and waits until it is committed.
 func (b *decisionBatcher) record(ctx context.Context, d store.Decision) error {
 	p := pendingDecision{d, make(chan error, 1)}
 	b.mu.Lock()
-	if b.full == nil {
-		b.full = make(chan struct{}, 1)
+	if b.ready == nil {
+		b.ready = make(chan struct{}, 1)
 	}
+	b.deciding--
 	b.pending = append(b.pending, p)
 	lead := !b.leading
 	b.leading = true
-	if len(b.pending) == decisionBatchFull {
-		select {
-		case b.full <- struct{}{}:
-		default:
-		}
-	}
+	b.signalLocked()
 	b.mu.Unlock()
 	if lead {
 		go b.run()
@@ -753,20 +789,27 @@ func (b *decisionBatcher) record(ctx context.Context, d store.Decision) error {
 }
 
 func (b *decisionBatcher) run() {
-	wait := time.NewTimer(decisionWindow)
-	defer wait.Stop()
+	timer := time.NewTimer(decisionWindow)
+	defer timer.Stop()
+	first := time.Now() // since when the batch has waited
 	for {
-		select {
-		case <-wait.C:
-		case <-b.full:
-		}
 		b.mu.Lock()
-		n := min(len(b.pending), maxDecisionBatch)
-		if n == 0 {
+		if len(b.pending) == 0 {
 			b.leading = false
 			b.mu.Unlock()
 			return
 		}
+		if wait := b.waitLocked(time.Since(first)); wait > 0 {
+			ready := b.ready
+			b.mu.Unlock()
+			timer.Reset(wait)
+			select {
+			case <-ready:
+			case <-timer.C:
+			}
+			continue
+		}
+		n := min(len(b.pending), maxDecisionBatch)
 		batch := slices.Clone(b.pending[:n])
 		rest := copy(b.pending, b.pending[n:])
 		clear(b.pending[rest:])
@@ -787,8 +830,22 @@ func (b *decisionBatcher) run() {
 				p.err <- err
 			}
 		}
-		wait.Reset(decisionWindow)
+		first = time.Now()
 	}
+}
+
+// waitLocked returns how much longer the committer should wait for
+// company, given how long the batch has waited; 0 means commit now.
+func (b *decisionBatcher) waitLocked(waited time.Duration) time.Duration {
+	switch {
+	case len(b.pending) >= decisionBatchTarget || waited >= decisionWindow:
+		return 0
+	case b.deciding > 0:
+		return decisionWindow - waited // woken early once they are queued
+	case waited >= decisionMinWait:
+		return 0
+	}
+	return decisionMinWait - waited
 }
 
 // Bounds of accountSets.
