@@ -12,11 +12,12 @@ import (
 // advapi32.SystemFunction036 (RtlGenRandom).
 //
 // Go 1.24 and later load bcryptprimitives.dll!ProcessPrng at start-up
-// and die with "bcryptprimitives.dll not found" without it; Wine added the
-// DLL in 9.x, and Debian 12 ships Wine 8.0. ProcessPrng(PBYTE, SIZE_T)
-// returns TRUE and RtlGenRandom(PVOID, ULONG) TRUE on success: close
-// enough for the runtime, which asks for a few dozen bytes at a time. This
-// is test scaffolding for Wine only; nothing of it reaches the product.
+// and die with "bcryptprimitives.dll not found" without it; Wine added
+// the DLL in 8.13 (stable: 9.0), and Debian 12 ships Wine 8.0.
+// ProcessPrng(PBYTE, SIZE_T) returns TRUE, and RtlGenRandom(PVOID, ULONG)
+// TRUE on success: close enough for the runtime, which asks for a few
+// dozen bytes at a time. This is test scaffolding for Wine only; nothing
+// of it reaches the product.
 func bcryptPrimitivesShim() []byte {
 	const (
 		fileAlign = 0x200

@@ -240,7 +240,7 @@ func (w *wine) plantDevice() plantedCert {
 	t.Helper()
 
 	// Go 1.24 and later need bcryptprimitives.dll!ProcessPrng, which Wine
-	// only has from 9.x on; Debian 12 ships Wine 8.0.
+	// has since 8.13 (stable: 9.0); Debian 12 ships Wine 8.0.
 	if _, err := os.Stat(w.drive("windows/system32/bcryptprimitives.dll")); err != nil {
 		if err := os.WriteFile(w.drive("windows/system32/bcryptprimitives.dll"), bcryptPrimitivesShim(), 0o644); err != nil {
 			t.Fatal(err)
