@@ -436,9 +436,20 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(append(appendDecisionResponse(make([]byte, 0, 1024+len(sigJSON)), &out), '\n'))
+	buf, _ := answerBuffers.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	*buf = append(appendDecisionResponse((*buf)[:0], &out), '\n')
+	_, err = w.Write(*buf) // copied into the connection's buffer or written out before it returns
+	if cap(*buf) <= 64<<10 {
+		answerBuffers.Put(buf)
+	}
 	return err
 }
+
+// answerBuffers holds the buffers answers are encoded into.
+var answerBuffers sync.Pool
 
 // sessionSignals fills the device signals from the report a device made
 // for a checkout session, and returns the device id. A session of another
