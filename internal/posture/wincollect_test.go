@@ -178,7 +178,7 @@ func TestWindowsCollectors(t *testing.T) {
 		{"os missing fields", "win-missing-fields.json", osC, "", "no windows version in the registry"},
 
 		{"firewall on", "win11-defender.json", fwC, `{"firewall":{"enabled":true,"backend":"windows","profiles":[{"name":"domain","enabled":true},{"name":"private","enabled":true},{"name":"public","enabled":true}]}}`, ""},
-		{"firewall public off", "win10-defender-off.json", fwC, `{"firewall":{"enabled":false,"backend":"windows","profiles":[{"name":"domain","enabled":true},{"name":"private","enabled":true},{"name":"public","enabled":false}]}}`, ""},
+		{"firewall public off", "win10-defender-off.json", fwC, `{"firewall":{"enabled":true,"backend":"windows","profiles":[{"name":"domain","enabled":true},{"name":"private","enabled":true},{"name":"public","enabled":false}]}}`, ""},
 		{"firewall third party", "win10-thirdparty.json", fwC, `{"firewall":{"enabled":true,"backend":"Kaspersky Internet Security","profiles":[{"name":"domain","enabled":false},{"name":"private","enabled":false},{"name":"public","enabled":false}],"products":[{"name":"Kaspersky Internet Security","enabled":true,"state":"on"}]}}`, ""},
 		{"firewall server without security center", "server2022.json", fwC, `{"firewall":{"enabled":true,"backend":"windows","profiles":[{"name":"domain","enabled":true},{"name":"private","enabled":true},{"name":"public","enabled":true}]}}`, ""},
 		{"firewall missing settings", "win-missing-fields.json", fwC, "", "no windows firewall profile settings and no firewall product"},

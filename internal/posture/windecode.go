@@ -32,31 +32,30 @@ var firewallProfiles = []firewallProfile{
 // firewalls. local and policy hold the EnableFirewall settings of each
 // profile (keyed by firewallProfile.key and .policyKey; nil when the key
 // is missing): a group policy value overrides the local one. A profile
-// with neither is left out. The firewall is enabled when all three
-// profiles are on, or when a third-party firewall is on; the backend is
-// "windows", or the first enabled product when Windows Firewall is not on
-// everywhere.
+// with neither is left out. The firewall is enabled when at least one
+// profile is on (backend "windows"; a profile that is off shows in
+// Profiles, which policy reports as firewall_profile_off), or else when a
+// third-party firewall is on (backend = the first such product).
 func decodeFirewall(local, policy map[string]regValues, products []wscProduct) (*evidence.FirewallFacts, error) {
 	fw := &evidence.FirewallFacts{Backend: "windows"}
-	allOn := true
+	anyOn := false
 	for _, p := range firewallProfiles {
 		v, ok := policy[p.policyKey].uint("EnableFirewall")
 		if !ok {
 			v, ok = local[p.key].uint("EnableFirewall")
 		}
 		if !ok {
-			allOn = false
 			continue
 		}
 		fw.Profiles = append(fw.Profiles, evidence.FirewallProfile{Name: p.name, Enabled: v != 0})
-		allOn = allOn && v != 0
+		anyOn = anyOn || v != 0
 	}
 	fw.Products = decodeFirewallProducts(products)
 	if len(fw.Profiles) == 0 && len(fw.Products) == 0 {
 		return nil, errors.New("no windows firewall profile settings and no firewall product")
 	}
-	fw.Enabled = allOn
-	if !allOn {
+	fw.Enabled = anyOn
+	if !anyOn {
 		for _, p := range fw.Products {
 			if p.Enabled {
 				fw.Enabled, fw.Backend = true, p.Name

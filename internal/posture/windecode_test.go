@@ -179,3 +179,47 @@ func FuzzParseQFEDate(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeFirewallProfiles(t *testing.T) {
+	on, off := regValues{"EnableFirewall": uint64(1)}, regValues{"EnableFirewall": uint64(0)}
+	kaspersky := "Kaspersky Internet Security"
+	stateOn := uint32(0x061000) // enabled, signatures current
+	for _, tt := range []struct {
+		name            string
+		local, policy   map[string]regValues
+		products        []wscProduct
+		enabled         bool
+		backend, offOne string
+	}{
+		{"all on", map[string]regValues{"DomainProfile": on, "StandardProfile": on, "PublicProfile": on}, nil, nil, true, "windows", ""},
+		{"public off: on, with the profile that is off", map[string]regValues{"DomainProfile": on, "StandardProfile": on, "PublicProfile": off}, nil, nil, true, "windows", "public"},
+		{"all off", map[string]regValues{"DomainProfile": off, "StandardProfile": off, "PublicProfile": off}, nil, nil, false, "windows", "domain"},
+		{"group policy turns the public profile off", map[string]regValues{"DomainProfile": on, "StandardProfile": on, "PublicProfile": on},
+			map[string]regValues{"PublicProfile": off}, nil, true, "windows", "public"},
+		{"all off, third-party firewall on", map[string]regValues{"DomainProfile": off, "StandardProfile": off, "PublicProfile": off}, nil,
+			[]wscProduct{{DisplayName: &kaspersky, ProductState: &stateOn}}, true, kaspersky, "domain"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fw, err := decodeFirewall(tt.local, tt.policy, tt.products)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fw.Enabled != tt.enabled || fw.Backend != tt.backend {
+				t.Errorf("enabled %v backend %q, want %v %q", fw.Enabled, fw.Backend, tt.enabled, tt.backend)
+			}
+			firstOff := ""
+			for _, p := range fw.Profiles {
+				if !p.Enabled {
+					firstOff = p.Name
+					break
+				}
+			}
+			if firstOff != tt.offOne {
+				t.Errorf("first profile off = %q, want %q", firstOff, tt.offOne)
+			}
+		})
+	}
+	if _, err := decodeFirewall(nil, nil, nil); err == nil {
+		t.Error("no profiles and no products: want an error")
+	}
+}
