@@ -446,7 +446,7 @@ func checkFacts(t *testing.T, w *wine, postureTest string, cert plantedCert) {
 	if f.OS == nil || f.OS.Name != "windows" || f.OS.Version != "10.0" || f.OS.Build != "19045.4046" {
 		t.Errorf("os = %+v, want windows 10.0 build 19045.4046", f.OS)
 	}
-	if fw := f.Firewall; fw == nil || fw.Enabled || fw.Backend != "windows" || !slices.Equal(fw.Profiles, []evidence.FirewallProfile{
+	if fw := f.Firewall; fw == nil || !fw.Enabled || fw.Backend != "windows" || !slices.Equal(fw.Profiles, []evidence.FirewallProfile{
 		{Name: "domain", Enabled: true}, {Name: "private", Enabled: true}, {Name: "public", Enabled: false}}) {
 		t.Errorf("firewall = %+v, want domain and private on, public off", fw)
 	}
