@@ -51,6 +51,11 @@ type tpmChallengeResponse struct {
 type activateRequest struct {
 	enrollRequest
 	Activation *devicekey.TPMActivation `json:"activation"`
+	// Quotes is set by an agent that binds its reports to TPM quotes: only
+	// then is the AK kept, and a quote required from then on. An agent
+	// from before quotes leaves it out and goes on reporting without one
+	// (its certificates' hardware claim is then not affirming).
+	Quotes bool `json:"quotes,omitempty"`
 }
 
 // tpmVerdict is what a verified attestation established.
@@ -143,11 +148,14 @@ func (s *Server) handleEnrollActivate(w http.ResponseWriter, r *http.Request) er
 		return errorf(http.StatusConflict, "enrolled_without_tpm", "this key was enrolled before without TPM attestation")
 	}
 	// The AK is now proven to live in the TPM that holds the EK and to have
-	// certified the device key: the device's reports are quoted by it.
-	if err := s.store.PutDeviceAK(r.Context(), d.ID, req.TPM.AKPublic, now.UTC()); errors.Is(err, store.ErrConflict) {
-		return errorf(http.StatusConflict, "tpm_ak_conflict", "this device is bound to another attestation key of its TPM")
-	} else if err != nil {
-		return err
+	// certified the device key: the device's reports are quoted by it, if
+	// its agent quotes.
+	if req.Quotes {
+		if err := s.store.PutDeviceAK(r.Context(), d.ID, req.TPM.AKPublic, now.UTC()); errors.Is(err, store.ErrConflict) {
+			return errorf(http.StatusConflict, "tpm_ak_conflict", "this device is bound to another attestation key of its TPM")
+		} else if err != nil {
+			return err
+		}
 	}
 	s.devices.put(d)
 	status := http.StatusOK

@@ -320,3 +320,56 @@ func TestTPMDeviceEnrolledBeforeQuotes(t *testing.T) {
 		t.Errorf("report without quote once the AK is stored: %d %v, want 400 tpm_quote_missing", status, m)
 	}
 }
+
+// TestTPMAgentWithoutQuotes: an agent from before quotes enrols a TPM key
+// afresh without saying it quotes. The server does not keep its AK, so its
+// reports, which carry no quote, are still accepted (hardware not
+// affirming) instead of being refused until the agent is updated.
+func TestTPMAgentWithoutQuotes(t *testing.T) {
+	tpm := tpmtest.Start(t)
+	var st store.Store
+	e := newEnvWith(t, func(o *server.Options) { st = o.Store })
+	key, err := devicekey.OpenTPM(devicekey.TPMOptions{Simulator: tpm.Addr, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer key.Close()
+	jwk, _ := devicekey.PublicJWK(key.Public())
+	att, err := key.Attestation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]any{"public_key": jwk, "platform": "linux", "tpm": att}
+	b, _ := json.Marshal(body)
+	status, m := e.post("/v1/enroll", "application/json", b)
+	if status != http.StatusAccepted {
+		t.Fatalf("enrol: %d %v", status, m)
+	}
+	var ch devicekey.TPMChallenge
+	raw, _ := json.Marshal(m["activation"])
+	if err := json.Unmarshal(raw, &ch); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := key.ActivateCredential(ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body["activation"] = devicekey.TPMActivation{Secret: secret, ExpiresAt: ch.ExpiresAt}
+	b, _ = json.Marshal(body)
+	status, m = e.post("/v1/enroll/activate", "application/json", b)
+	if status != http.StatusCreated || m["hardware"] != true {
+		t.Fatalf("activate without quotes: %d %v, want 201 hardware", status, m)
+	}
+	id := m["device_id"].(string)
+	if _, err := st.DeviceAK(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("AK of an agent that does not quote: err = %v, want ErrNotFound", err)
+	}
+	d := &tpmDevice{e: e, key: key, id: id}
+	status, m = e.post("/v1/reports", evidence.MediaType, d.report(d.nonce(), nil))
+	if status != http.StatusOK {
+		t.Fatalf("report without quote: %d %v, want 200", status, m)
+	}
+	if got := hardwareClaim(t, e, m["certificate"].(string)); got == 2 {
+		t.Error("a report not bound to a quote got hardware affirming")
+	}
+}
