@@ -1,6 +1,7 @@
 // Package devicekey gives the agent its device key as a crypto.Signer. The
 // default backend is an Ed25519 key in a PKCS #8 PEM file readable only by
-// its owner; hardware backends (TPM) satisfy the same Key interface.
+// its owner (on Windows also SYSTEM and Administrators); hardware backends
+// (TPM) satisfy the same Key interface.
 package devicekey
 
 import (
@@ -33,8 +34,10 @@ type fileKey struct{ ed25519.PrivateKey }
 
 func (fileKey) Hardware() bool { return false }
 
-// LoadOrCreateFile loads the Ed25519 key at path, or creates it (mode 0600)
-// when the file does not exist. A key file readable by others is refused.
+// LoadOrCreateFile loads the Ed25519 key at path, or creates it when the
+// file does not exist: mode 0600, or on Windows a protected DACL for its
+// owner, SYSTEM and Administrators only. A key file readable by others is
+// refused.
 func LoadOrCreateFile(path string) (Key, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -43,8 +46,8 @@ func LoadOrCreateFile(path string) (Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("device key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	if err := checkPrivate(path); err != nil {
+		return nil, err
 	}
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "PRIVATE KEY" {
@@ -75,7 +78,7 @@ func createFile(path string) (Key, error) {
 	}
 	// Write to a temporary file and rename so a crash never leaves half a key.
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := createPrivate(tmp)
 	if err != nil {
 		return nil, err
 	}

@@ -596,17 +596,44 @@ func checkAgent(t *testing.T, w *wine, linux string) {
 		t.Fatalf("token verify of the agent's certificate: %v\n%s", err, vout)
 	}
 
-	// The second run loads the device key the first one created.
+	// The second run loads the device key the first one created: its DACL
+	// (as Wine reports it) grants only SYSTEM and the owner.
 	t.Run("again", func(t *testing.T) {
 		out, errOut, err := w.run(nil, winPath(w.exe), "agent", "--once", "--server", url, "--state", state)
 		if err != nil {
-			if strings.Contains(errOut, "is readable by others (mode") {
-				// Known bug, docs/WINDOWS.md: devicekey checks Unix permission
-				// bits, and Go reports every writable file on Windows as 0666.
-				// Any other failure fails the test; the fix makes this pass.
-				t.Skipf("known bug: the device key is refused on its second load:\n%s", errOut)
-			}
 			t.Fatalf("second agent --once: %v\n%s%s", err, out, errOut)
+		}
+	})
+
+	// A key file others may read is refused, with the icacls command that
+	// fixes it. Wine keeps no Windows DACL on files: it makes one from the
+	// Unix mode (SYSTEM, the owner, and Everyone for the "other" bits), and
+	// its icacls is a stub, so the key is opened up from this side.
+	t.Run("readable by others", func(t *testing.T) {
+		key := w.drive("healthgate-state/device.key")
+		fi, err := os.Stat(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(key, fi.Mode().Perm()|0o004); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, err := w.run(nil, winPath(w.exe), "agent", "--once", "--server", url, "--state", state)
+		if err == nil {
+			t.Fatalf("agent --once accepted a device key Everyone may read:\n%s", out)
+		}
+		t.Logf("key file mode %v on the host; with o+r the agent said: %s", fi.Mode().Perm(), strings.TrimSpace(errOut))
+		for _, want := range []string{`device key C:\healthgate-state\device.key is readable by others (Everyone may read it)`,
+			`run icacls "C:\healthgate-state\device.key" /inheritance:r /grant:r *S-1-5-18:F *S-1-5-32-544:F`, "/remove *S-1-1-0"} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("agent --once with a world-readable key said %q, want %q", errOut, want)
+			}
+		}
+		if err := os.Chmod(key, fi.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+		if out, errOut, err := w.run(nil, winPath(w.exe), "agent", "--once", "--server", url, "--state", state); err != nil {
+			t.Fatalf("agent --once after making the key private again: %v\n%s%s", err, out, errOut)
 		}
 	})
 }
