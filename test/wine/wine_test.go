@@ -336,7 +336,9 @@ func (w *wine) plantDevice() plantedCert {
 	if err := os.WriteFile(w.drive(remoteControl), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := w.command(5*time.Minute, nil, `C:\`+remoteControl, "server", "--listen", "127.0.0.1:0", "--data", `C:\tv-data`)
+	// It lives until the test ends (cleanup kills it), however slow a
+	// busy machine makes the steps after it.
+	cmd := w.command(time.Hour, nil, `C:\`+remoteControl, "server", "--listen", "127.0.0.1:0", "--data", `C:\tv-data`)
 	waitListening(t, cmd)
 	return cert
 }
