@@ -47,12 +47,7 @@ func createPrivate(path string) (*os.File, error) {
 
 // processUser is the SID of the account this process runs as.
 func processUser() (string, error) {
-	tok, err := windows.OpenCurrentProcessToken()
-	if err != nil {
-		return "", fmt.Errorf("opening the process token: %w", err)
-	}
-	defer tok.Close()
-	u, err := tok.GetTokenUser()
+	u, err := windows.GetCurrentProcessToken().GetTokenUser() // a pseudo-handle: nothing to close
 	if err != nil {
 		return "", fmt.Errorf("reading the process user: %w", err)
 	}
