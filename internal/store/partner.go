@@ -84,6 +84,12 @@ type TAXIIObject struct {
 	Version     time.Time // modified (or created)
 	DateAdded   time.Time // set by AddTAXIIObjects
 	Body        []byte    // the object, JSON
+	// PostedBy is the id of the partner that added the object; empty for
+	// Healthgate's own.
+	PostedBy string
+	// PosterOnly: only PostedBy may read the object back (a partner's
+	// TLP:AMBER, AMBER+STRICT or RED object). See TAXIIQuery.Reader.
+	PosterOnly bool
 }
 
 // TAXIICursor is the position after the last object of a page.
@@ -107,6 +113,12 @@ type TAXIIQuery struct {
 	// with time.RFC3339Nano); any match selects an object version.
 	Versions []string
 	Limit    int
+	// Reader is the id of the partner asking. When set, PosterOnly objects
+	// of other partners are left out as if they were not stored at all:
+	// from pages, from "first" and "last", from exact versions. Empty:
+	// every object, for Healthgate's own reads; the TAXII server always
+	// sets it.
+	Reader string
 }
 
 // TAXIIStatus is a TAXII status resource, kept as the JSON answered, and

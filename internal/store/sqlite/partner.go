@@ -168,14 +168,14 @@ func (db *DB) AddTAXIIObjects(ctx context.Context, collection string, objs []sto
 		added = last.Int64 + 1
 	}
 	if len(objs) > 0 {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO taxii_objects (collection, id, version, type, spec_version, date_added, body)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO taxii_objects (collection, id, version, type, spec_version, date_added, body, posted_by, poster_only)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return time.Time{}, err
 		}
 		defer stmt.Close()
 		for _, o := range objs {
-			if _, err := stmt.ExecContext(ctx, collection, o.ID, us(o.Version), o.Type, o.SpecVersion, added, o.Body); err != nil {
+			if _, err := stmt.ExecContext(ctx, collection, o.ID, us(o.Version), o.Type, o.SpecVersion, added, o.Body, o.PostedBy, o.PosterOnly); err != nil {
 				return time.Time{}, err
 			}
 		}
@@ -200,6 +200,16 @@ func (db *DB) TAXIIObjects(ctx context.Context, q store.TAXIIQuery) ([]store.TAX
 	var where []string
 	args := []any{q.Collection}
 	where = append(where, "o.collection = ?")
+	// visible is the condition on table alias t that an object version is
+	// one q.Reader may see; its argument is q.Reader, once per use.
+	visible := func(t string) string {
+		if q.Reader == "" {
+			return "1"
+		}
+		args = append(args, q.Reader)
+		return "(" + t + ".poster_only = 0 OR " + t + ".posted_by = ?)"
+	}
+	where = append(where, visible("o"))
 	if !q.AddedAfter.IsZero() {
 		where = append(where, "o.date_added > ?")
 		args = append(args, us(q.AddedAfter))
@@ -230,9 +240,9 @@ func (db *DB) TAXIIObjects(ctx context.Context, q store.TAXIIQuery) ([]store.TAX
 		case "all":
 			vconds = append(vconds, "1")
 		case "last":
-			vconds = append(vconds, "NOT EXISTS (SELECT 1 FROM taxii_objects n WHERE n.collection = o.collection AND n.id = o.id AND n.version > o.version)")
+			vconds = append(vconds, "NOT EXISTS (SELECT 1 FROM taxii_objects n WHERE n.collection = o.collection AND n.id = o.id AND n.version > o.version AND "+visible("n")+")")
 		case "first":
-			vconds = append(vconds, "NOT EXISTS (SELECT 1 FROM taxii_objects n WHERE n.collection = o.collection AND n.id = o.id AND n.version < o.version)")
+			vconds = append(vconds, "NOT EXISTS (SELECT 1 FROM taxii_objects n WHERE n.collection = o.collection AND n.id = o.id AND n.version < o.version AND "+visible("n")+")")
 		default:
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
@@ -248,7 +258,7 @@ func (db *DB) TAXIIObjects(ctx context.Context, q store.TAXIIQuery) ([]store.TAX
 		limit = 100
 	}
 	args = append(args, limit+1)
-	rows, err := db.read.QueryContext(ctx, `SELECT o.id, o.version, o.type, o.spec_version, o.date_added, o.body FROM taxii_objects o
+	rows, err := db.read.QueryContext(ctx, `SELECT o.id, o.version, o.type, o.spec_version, o.date_added, o.body, o.posted_by, o.poster_only FROM taxii_objects o
 		WHERE `+strings.Join(where, " AND ")+` ORDER BY o.date_added, o.id, o.version LIMIT ?`, args...)
 	if err != nil {
 		return nil, false, err
@@ -258,7 +268,7 @@ func (db *DB) TAXIIObjects(ctx context.Context, q store.TAXIIQuery) ([]store.TAX
 	for rows.Next() {
 		o := store.TAXIIObject{Collection: q.Collection}
 		var version, added int64
-		if err := rows.Scan(&o.ID, &version, &o.Type, &o.SpecVersion, &added, &o.Body); err != nil {
+		if err := rows.Scan(&o.ID, &version, &o.Type, &o.SpecVersion, &added, &o.Body, &o.PostedBy, &o.PosterOnly); err != nil {
 			return nil, false, err
 		}
 		o.Version, o.DateAdded = fromUS(version), fromUS(added)

@@ -15,6 +15,7 @@ var partnerTests = []storeTest{
 	{"PartnerTokens", testPartnerTokens},
 	{"TAXIIObjectsPaging", testTAXIIPaging},
 	{"TAXIIObjectsFilters", testTAXIIFilters},
+	{"TAXIIObjectsReader", testTAXIIReader},
 	{"TAXIIDateAddedMonotonic", testTAXIIMonotonic},
 	{"TAXIIStatus", testTAXIIStatus},
 	{"PullState", testPullState},
@@ -199,6 +200,69 @@ func testTAXIIFilters(t *testing.T, s store.Store) {
 		if got := ids(tt.q); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// testTAXIIReader: PosterOnly objects are returned only to the partner
+// that posted them, as if absent for everyone else, also when choosing the
+// first and last versions; an empty Reader sees everything.
+func testTAXIIReader(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	v1, v2 := t0, t0.Add(time.Hour)
+	by := func(o store.TAXIIObject, partner string, only bool) store.TAXIIObject {
+		o.PostedBy, o.PosterOnly = partner, only
+		return o
+	}
+	// 1: shared by A, then a restricted version; 2: restricted by A;
+	// 3: restricted by B; 4: Healthgate's own.
+	objs := []store.TAXIIObject{
+		by(taxiiObject(1, v1), "A", false), by(taxiiObject(1, v2), "A", true),
+		by(taxiiObject(2, v1), "A", true), by(taxiiObject(3, v1), "B", true), taxiiObject(4, v1),
+	}
+	if _, err := s.AddTAXIIObjects(ctx, "indicators", objs, store.TAXIIStatus{Requested: t0}); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(q store.TAXIIQuery) string {
+		q.Collection = "indicators"
+		out := ""
+		for {
+			page, more, err := s.TAXIIObjects(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range page {
+				out += fmt.Sprintf("%s@%d ", o.ID[len(o.ID)-1:], o.Version.Sub(t0)/time.Hour)
+			}
+			if !more {
+				return out
+			}
+			last := page[len(page)-1]
+			q.After = &store.TAXIICursor{DateAdded: last.DateAdded, ID: last.ID, Version: last.Version}
+		}
+	}
+	tests := []struct {
+		name string
+		q    store.TAXIIQuery
+		want string
+	}{
+		{"no reader: everything", store.TAXIIQuery{Versions: []string{"all"}}, "1@0 1@1 2@0 3@0 4@0 "},
+		{"A: last", store.TAXIIQuery{Reader: "A"}, "1@1 2@0 4@0 "},
+		{"A: all", store.TAXIIQuery{Reader: "A", Versions: []string{"all"}}, "1@0 1@1 2@0 4@0 "},
+		{"B: last is the last B may see", store.TAXIIQuery{Reader: "B"}, "1@0 3@0 4@0 "},
+		{"B: first", store.TAXIIQuery{Reader: "B", Versions: []string{"first"}}, "1@0 3@0 4@0 "},
+		{"B: all, one a page", store.TAXIIQuery{Reader: "B", Versions: []string{"all"}, Limit: 1}, "1@0 3@0 4@0 "},
+		{"B: a hidden exact version", store.TAXIIQuery{Reader: "B", Versions: []string{v2.Format(time.RFC3339Nano)}}, ""},
+		{"C: one a page", store.TAXIIQuery{Reader: "C", Limit: 1}, "1@0 4@0 "},
+		{"C: a hidden id", store.TAXIIQuery{Reader: "C", IDs: []string{taxiiObject(2, v1).ID}}, ""},
+	}
+	for _, tt := range tests {
+		if got := ids(tt.q); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	page, _, err := s.TAXIIObjects(ctx, store.TAXIIQuery{Collection: "indicators", Reader: "A", IDs: []string{taxiiObject(2, v1).ID}})
+	if err != nil || len(page) != 1 || page[0].PostedBy != "A" || !page[0].PosterOnly {
+		t.Errorf("A's restricted object = %+v, %v", page, err)
 	}
 }
 
