@@ -3,13 +3,16 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/healthgate/healthgate/evidence"
 	"github.com/healthgate/healthgate/internal/server"
+	"github.com/healthgate/healthgate/internal/stix"
 	"github.com/healthgate/healthgate/internal/store"
 	"github.com/healthgate/healthgate/internal/taxii"
 )
@@ -220,5 +223,74 @@ func TestScheduledPartnerPull(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate = %v, want it to mention %s", err, want)
 		}
+	}
+}
+
+// TestPartnerTLPNotReshared: organisation A posts indicators marked GREEN,
+// AMBER and RED into the shared collection of Healthgate's server.
+// Partner B, paging one object at a time, gets only the GREEN one; A gets
+// all three back.
+func TestPartnerTLPNotReshared(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	client := func(id string, write []string) *taxii.Client {
+		tok, rec, err := taxii.NewToken(id, 0, e.clock.Now(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.store().CreatePartner(ctx, store.Partner{ID: id, Name: id, Write: write, Created: e.clock.Now()}, rec); err != nil {
+			t.Fatal(err)
+		}
+		return &taxii.Client{HTTP: e.http.Client(), Token: tok}
+	}
+	a, b := client("org-a", []string{"indicators"}), client("org-b", nil)
+	coll, _, err := a.FindCollection(ctx, e.http.URL+"/taxii2/", "indicators")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	var objs []any
+	for i, marking := range []string{stix.TLP2Amber, stix.TLP2Green, stix.TLPRed.ID} {
+		objs = append(objs, map[string]any{
+			"type": "indicator", "spec_version": "2.1", "id": fmt.Sprintf("indicator--%08x-0000-4000-8000-000000000000", i+1),
+			"created": now, "modified": now, "valid_from": now, "pattern_type": "stix",
+			"pattern":             fmt.Sprintf("[domain-name:value = 'pay%d.example.com']", i),
+			"object_marking_refs": []string{marking},
+		})
+	}
+	if st, err := a.AddObjects(ctx, coll, objs); err != nil || st.SuccessCount != 3 {
+		t.Fatalf("A posts: %+v, %v", st, err)
+	}
+	for _, tt := range []struct {
+		name string
+		c    *taxii.Client
+		want []string
+	}{
+		{"B: only GREEN", b, []string{"indicator--00000002-0000-4000-8000-000000000000"}},
+		{"A: all of its own", a, []string{"indicator--00000001-0000-4000-8000-000000000000",
+			"indicator--00000002-0000-4000-8000-000000000000", "indicator--00000003-0000-4000-8000-000000000000"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			q := taxii.ObjectsQuery{Limit: 1}
+			for range 10 {
+				page, err := tt.c.Objects(ctx, coll, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, raw := range page.Objects {
+					var o struct{ ID string }
+					json.Unmarshal(raw, &o)
+					got = append(got, o.ID)
+				}
+				if !page.More {
+					break
+				}
+				q.Next = page.Next
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("objects = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

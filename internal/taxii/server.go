@@ -475,6 +475,12 @@ func (h *Handler) parseQuery(r *request, c Collection, allowedMatch ...string) (
 // page runs a query and sets the paging headers; it returns the objects,
 // whether there are more and the next cursor.
 func (h *Handler) page(w http.ResponseWriter, r *request, q query) ([]store.TAXIIObject, bool, string, error) {
+	if r.partner.ID == "" {
+		return nil, false, "", errors.New("taxii: reading objects without a partner id")
+	}
+	// TLP: the store leaves out other partners' restricted objects, so
+	// pages, cursors, versions and 404s are as if they did not exist.
+	q.Reader = r.partner.ID
 	objs, more, err := h.opts.Store.TAXIIObjects(r.Context(), q.TAXIIQuery)
 	if err != nil {
 		return nil, false, "", err
@@ -700,7 +706,8 @@ func (h *Handler) addObjects(w http.ResponseWriter, r *request) error {
 			st.Failures = append(st.Failures, d)
 			continue
 		}
-		objs = append(objs, store.TAXIIObject{ID: obj.ID, Type: obj.Type, SpecVersion: obj.SpecVersion, Version: obj.Version, Body: obj.Raw})
+		objs = append(objs, store.TAXIIObject{ID: obj.ID, Type: obj.Type, SpecVersion: obj.SpecVersion, Version: obj.Version, Body: obj.Raw,
+			PostedBy: r.partner.ID, PosterOnly: PosterOnly(stix.ObjectTLP(obj.Raw))})
 		st.Successes = append(st.Successes, StatusDetails{ID: obj.ID, Version: stix.FormatTimestamp(obj.Version)})
 	}
 	st.SuccessCount, st.FailureCount = len(st.Successes), len(st.Failures)
@@ -734,9 +741,19 @@ func (h *Handler) status(w http.ResponseWriter, r *request) error {
 	return nil
 }
 
+// PosterOnly reports whether a partner's object marked at level may be
+// served back only to that partner (FIRST TLP 2.0): AMBER and AMBER+STRICT
+// limit sharing to the recipient's organisation (and its clients for
+// AMBER), RED to the named recipients, so Healthgate, a recipient, must not
+// pass them to other partners. CLEAR, GREEN and unmarked objects are shared
+// with every partner that can read the collection.
+func PosterOnly(level stix.TLPLevel) bool { return level >= stix.TLPLevelAmber }
+
 // Publish adds objects Healthgate produces (its own indicators, aggregated
 // sightings) to a collection, atomically. The objects are validated like a
-// partner's; nothing is stored if one fails.
+// partner's; nothing is stored if one fails. They are served to every
+// partner that can read the collection, whatever their marking: Healthgate
+// is their source and decides (it marks them TLP:GREEN today).
 func Publish(ctx context.Context, st store.PartnerStore, collection string, objs []any, now time.Time) error {
 	c, ok := CollectionByAlias(collection)
 	if !ok {
