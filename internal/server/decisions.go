@@ -737,11 +737,12 @@ type pendingDecision struct {
 	err chan error
 }
 
-// Batch bounds. In the store a decision costs about 42 µs alone, 15 µs in
-// batches of 8 and 9 µs in batches of 64 (the commit is most of the
-// difference); over HTTP with 32 connections, committing as soon as no
-// decision was being computed gave batches of two or three
-// (docs/BENCHMARKS.md, "Decisions").
+// Batch bounds. In the store a decision costs about 50 µs alone, 19 µs in
+// batches of 8 and 12–14 µs in batches of 32–64 (BenchmarkRecordDecisions
+// in internal/store/sqlite: the commit is most of the difference); over
+// HTTP with 32 connections, committing as soon as no decision was being
+// computed made batches too small to amortise it (docs/BENCHMARKS.md,
+// "Decisions").
 const (
 	maxDecisionBatch    = 512
 	decisionBatchTarget = 32
