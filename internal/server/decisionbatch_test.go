@@ -34,7 +34,7 @@ func (s *batchStore) RecordDecisions(_ context.Context, ds []store.Decision) err
 
 func TestDecisionBatcher(t *testing.T) {
 	st := &batchStore{}
-	b := &decisionBatcher{store: st}
+	b := newDecisionBatcher(st)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 

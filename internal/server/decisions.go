@@ -64,7 +64,7 @@ type decisions struct {
 	certs   *certCache
 	hashKey []byte    // keys the hashes of accounts, payees and networks
 	hmacs   sync.Pool // of HMAC-SHA-256 under hashKey, reused: keying costs two blocks
-	batch   decisionBatcher
+	batch   *decisionBatcher
 	// accounts caches which accounts each device was seen with.
 	accounts *accountSets
 	// findings maps health-policy finding codes to their remediation.
@@ -94,7 +94,7 @@ func (s *Server) initDecisions(ctx context.Context) error {
 	}
 	d := &decisions{
 		policy: pol, tracker: risk.NewTracker(1_000_000, 256), keys: newKeyCache(s.store, s.opts.Now),
-		certs: newCertCache(certCacheMx), hashKey: key, batch: decisionBatcher{store: s.store},
+		certs: newCertCache(certCacheMx), hashKey: key, batch: newDecisionBatcher(s.store),
 		findings: map[string]remediation{}, accounts: &accountSets{m: map[string]*accountSet{}},
 	}
 	for _, r := range s.policy.Rules() {
@@ -482,8 +482,10 @@ func (s *Server) sessionSignals(ctx context.Context, rpID, session string, now t
 }
 
 // newDecisionID returns "dec_" and 16 bytes, base64url: 6 bytes of the
-// time in milliseconds, then 10 random bytes. Time first keeps inserts into
-// the primary-key index at its end, so that a batch dirties few pages.
+// time in milliseconds, then 10 random bytes. Time first keeps the ids of
+// one batch close together in the primary-key index, so that it dirties
+// few pages. (Close, not sorted: base64url's alphabet is not in ASCII
+// order, so ids are not in time order as text.)
 func newDecisionID(rnd io.Reader, now time.Time) (string, error) {
 	b := make([]byte, 16)
 	ms := uint64(now.UnixMilli())
@@ -729,7 +731,11 @@ type decisionBatcher struct {
 	pending  []pendingDecision
 	deciding int // decisions begun and neither queued nor abandoned
 	leading  bool
-	ready    chan struct{} // nothing is being computed any more
+	ready    chan struct{} // nothing is being computed any more, or a batch is full
+}
+
+func newDecisionBatcher(st store.Store) *decisionBatcher {
+	return &decisionBatcher{store: st, ready: make(chan struct{}, 1)}
 }
 
 type pendingDecision struct {
@@ -767,7 +773,7 @@ func (b *decisionBatcher) abandon() {
 }
 
 func (b *decisionBatcher) signalLocked() {
-	if b.ready == nil || len(b.pending) == 0 || (b.deciding > 0 && len(b.pending) < decisionBatchTarget) {
+	if len(b.pending) == 0 || (b.deciding > 0 && len(b.pending) < decisionBatchTarget) {
 		return
 	}
 	select {
@@ -780,9 +786,6 @@ func (b *decisionBatcher) signalLocked() {
 func (b *decisionBatcher) record(ctx context.Context, d store.Decision) error {
 	p := pendingDecision{d, make(chan error, 1)}
 	b.mu.Lock()
-	if b.ready == nil {
-		b.ready = make(chan struct{}, 1)
-	}
 	b.deciding--
 	b.pending = append(b.pending, p)
 	lead := !b.leading
@@ -812,11 +815,10 @@ func (b *decisionBatcher) run() {
 			return
 		}
 		if wait := b.waitLocked(time.Since(first)); wait > 0 {
-			ready := b.ready
 			b.mu.Unlock()
 			timer.Reset(wait)
 			select {
-			case <-ready:
+			case <-b.ready:
 			case <-timer.C:
 			}
 			continue
