@@ -21,33 +21,6 @@ var decisionFields = [...]string{"certificate", "proof", "session", "event", "ac
 
 const amountField = 5
 
-// decisionField returns the string field of req with index i (not amount).
-func decisionField(req *DecisionRequest, i int) *string {
-	switch i {
-	case 0:
-		return &req.Certificate
-	case 1:
-		return &req.Proof
-	case 2:
-		return &req.Session
-	case 3:
-		return &req.Event
-	case 4:
-		return &req.Account
-	case 6:
-		return &req.Currency
-	case 7:
-		return &req.Payee
-	case 8:
-		return &req.MerchantURL
-	case 9:
-		return &req.Channel
-	case 10:
-		return &req.IP
-	}
-	return nil
-}
-
 // decodeDecisionFast decodes body into req when it is one JSON object
 // whose keys are DecisionRequest's names spelled exactly, each at most
 // once, whose values are strings of printable ASCII without escapes (and
@@ -64,6 +37,9 @@ func decodeDecisionFast(body []byte, req *DecisionRequest) bool {
 	if p.take('}') {
 		return p.end()
 	}
+	// The string fields, by index in decisionFields (amount is not one).
+	fields := [len(decisionFields)]*string{&req.Certificate, &req.Proof, &req.Session, &req.Event, &req.Account, nil,
+		&req.Currency, &req.Payee, &req.MerchantURL, &req.Channel, &req.IP}
 	var seen uint16
 	for {
 		p.space()
@@ -96,7 +72,7 @@ func decodeDecisionFast(body []byte, req *DecisionRequest) bool {
 			if !ok {
 				return false
 			}
-			*decisionField(req, f) = v
+			*fields[f] = v
 		}
 		p.space()
 		if p.take(',') {
