@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
@@ -162,14 +163,14 @@ func Load(yamlBytes []byte) (*Policy, error) {
 	}
 
 	opts := []cel.EnvOption{}
-	for _, name := range sortedKeys(f.Lists) {
+	for _, name := range slices.Sorted(maps.Keys(f.Lists)) {
 		if !namePattern.MatchString(name) {
 			problem("lists: %q is not a valid name (lower case letters, digits, _)", name)
 			continue
 		}
 		opts = append(opts, cel.Constant("lists."+name, cel.ListType(cel.StringType), newStringSet(f.Lists[name])))
 	}
-	for _, name := range sortedKeys(f.Params) {
+	for _, name := range slices.Sorted(maps.Keys(f.Params)) {
 		if !namePattern.MatchString(name) {
 			problem("params: %q is not a valid name (lower case letters, digits, _)", name)
 			continue
@@ -349,13 +350,4 @@ func (p *Policy) Rules() []Rule {
 		out[i] = r.Rule
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

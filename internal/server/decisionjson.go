@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -247,7 +248,7 @@ func appendDecisionResponse(b []byte, r *DecisionResponse) []byte {
 				b = append(b, "null"...)
 			} else {
 				b = append(b, '{')
-				for j, k := range sortedKeys(m.Steps) {
+				for j, k := range slices.Sorted(maps.Keys(m.Steps)) {
 					if j > 0 {
 						b = append(b, ',')
 					}
@@ -281,15 +282,6 @@ func appendDecisionResponse(b []byte, r *DecisionResponse) []byte {
 	return append(b, '}')
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 func appendJSONStrings(b []byte, s []string) []byte {
 	if s == nil {
 		return append(b, "null"...)
@@ -309,7 +301,7 @@ func appendJSONStringMap(b []byte, m map[string]string) []byte {
 		return append(b, "null"...)
 	}
 	b = append(b, '{')
-	for i, k := range sortedKeys(m) {
+	for i, k := range slices.Sorted(maps.Keys(m)) {
 		if i > 0 {
 			b = append(b, ',')
 		}
