@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"maps"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -176,6 +175,7 @@ type warningJSON struct{ message, remediation []byte }
 // allowMessageJSON is allowMessage, encoded.
 var allowMessageJSON = must(json.Marshal(allowMessage))
 
+// must returns an encoding that cannot fail (maps and structs of strings).
 func must(b []byte, err error) []byte {
 	if err != nil {
 		panic(err)
@@ -218,11 +218,13 @@ func appendDecisionResponse(b []byte, r *DecisionResponse) []byte {
 	b = appendJSONString(b, r.Outcome)
 	b = append(b, `,"reasons":`...)
 	b = appendJSONStrings(b, r.Reasons)
+	// The texts are encoded once at start (encodeTexts); encoding/json
+	// serves any that were not.
 	b = append(b, `,"message":`...)
 	if r.messageRaw != nil {
 		b = append(b, r.messageRaw...)
 	} else {
-		b = appendJSONStringMap(b, r.Message)
+		b = append(b, must(json.Marshal(r.Message))...)
 	}
 	b = append(b, `,"remediation":`...)
 	if r.Remediation == nil {
@@ -235,30 +237,9 @@ func appendDecisionResponse(b []byte, r *DecisionResponse) []byte {
 			}
 			if m.raw != nil {
 				b = append(b, m.raw...)
-				continue
-			}
-			b = append(b, `{"code":`...)
-			b = appendJSONString(b, m.Code)
-			b = append(b, `,"severity":`...)
-			b = appendJSONString(b, m.Severity)
-			b = append(b, `,"title":`...)
-			b = appendJSONStringMap(b, m.Title)
-			b = append(b, `,"steps":`...)
-			if m.Steps == nil {
-				b = append(b, "null"...)
 			} else {
-				b = append(b, '{')
-				for j, k := range slices.Sorted(maps.Keys(m.Steps)) {
-					if j > 0 {
-						b = append(b, ',')
-					}
-					b = appendJSONString(b, k)
-					b = append(b, ':')
-					b = appendJSONStrings(b, m.Steps[k])
-				}
-				b = append(b, '}')
+				b = append(b, must(json.Marshal(m))...)
 			}
-			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
@@ -294,22 +275,6 @@ func appendJSONStrings(b []byte, s []string) []byte {
 		b = appendJSONString(b, v)
 	}
 	return append(b, ']')
-}
-
-func appendJSONStringMap(b []byte, m map[string]string) []byte {
-	if m == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '{')
-	for i, k := range slices.Sorted(maps.Keys(m)) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, k)
-		b = append(b, ':')
-		b = appendJSONString(b, m[k])
-	}
-	return append(b, '}')
 }
 
 // appendJSONString appends s as a JSON string the way encoding/json does
