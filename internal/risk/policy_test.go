@@ -2,7 +2,6 @@ package risk
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -134,19 +133,5 @@ func BenchmarkEvaluateDefault(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p.Evaluate(&s)
-	}
-}
-
-func TestTrackerManyDistinct(t *testing.T) {
-	tr := NewTracker(10, 256)
-	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	for i := range 100 {
-		tr.Observe(Activity{Account: fmt.Sprintf("a%d", i), Device: "farm", At: now})
-		tr.Observe(Activity{Account: fmt.Sprintf("a%d", i%3), Device: "farm", At: now})
-	}
-	var s Signals
-	tr.Fill(&s, "a0", "farm", now)
-	if s.Device.AccountsDay != 100 {
-		t.Errorf("accounts/day = %d, want 100", s.Device.AccountsDay)
 	}
 }

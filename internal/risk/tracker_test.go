@@ -98,10 +98,11 @@ func TestTrackerMatchesBruteForce(t *testing.T) {
 // holds switches to a map and still counts each once, and forgets them as
 // the day passes.
 func TestTrackerFarm(t *testing.T) {
-	tr := NewTracker(10, 1024)
+	tr := NewTracker(10, 256)
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	for i := range 100 {
 		tr.Observe(Activity{Account: fmt.Sprintf("a%d", i), Device: "farm", At: now})
+		tr.Observe(Activity{Account: fmt.Sprintf("a%d", i%3), Device: "farm", At: now}) // seen again: counted once
 	}
 	var s Signals
 	tr.Fill(&s, "a0", "farm", now)
