@@ -743,8 +743,8 @@ type pendingDecision struct {
 	err chan error
 }
 
-// Batch bounds. In the store a decision costs about 50 µs alone, 19 µs in
-// batches of 8 and 12–14 µs in batches of 32–64 (BenchmarkRecordDecisions
+// Batch bounds. In the store a decision costs about 44 µs alone, 15 µs in
+// batches of 8 and 9–10 µs in batches of 32–64 (BenchmarkRecordDecisions
 // in internal/store/sqlite: the commit is most of the difference); over
 // HTTP with 32 connections, committing as soon as no decision was being
 // computed made batches too small to amortise it (docs/BENCHMARKS.md,

@@ -170,41 +170,77 @@ func (db *DB) RevokeRelyingPartyKeys(ctx context.Context, rpID string, at time.T
 // that this file owns them; they are closed when the DB is collected.
 var decisionStmts sync.Map // weak.Pointer[DB] -> *rpStmts
 
-type rpStmts struct{ insert, seen *sql.Stmt }
+// decisionChunks are the row counts of the multi-row INSERT statements
+// RecordDecisions splits a batch into, largest first and ending in 1: a
+// batch of n takes n/32 statements and one per bit set in n%32. An Exec
+// costs about 1.5 µs beyond its rows: in batches of 32, one statement
+// instead of 32 took a decision from about 11.9 µs to 10.3
+// (BenchmarkRecordDecisions). A 64-row statement was no faster within
+// the benchmark's noise.
+var decisionChunks = [...]int{32, 16, 8, 4, 2, 1}
+
+// decisionInsertColumns are the columns RecordDecisions writes and
+// decisionInsertArgs their number: the arguments of one row.
+const (
+	decisionInsertColumns = `id, rp_id, created_at, event, account, device_id, amount, amount_value, currency, channel, payee,
+	merchant_host, ip_net, outcome, reasons, signals`
+	decisionInsertArgs = 16
+)
+
+type rpStmts struct {
+	insert [len(decisionChunks)]*sql.Stmt // insert[i] inserts decisionChunks[i] rows
+	seen   *sql.Stmt
+}
+
+func (st *rpStmts) close() {
+	for _, s := range st.insert {
+		if s != nil {
+			s.Close()
+		}
+	}
+	if st.seen != nil {
+		st.seen.Close()
+	}
+}
 
 func (db *DB) decisionStatements(ctx context.Context) (*rpStmts, error) {
 	key := weak.Make(db)
 	if v, ok := decisionStmts.Load(key); ok {
 		return v.(*rpStmts), nil
 	}
-	ins, err := db.write.PrepareContext(ctx, `INSERT INTO decisions (id, rp_id, created_at, event, account, device_id, amount, amount_value,
-		currency, channel, payee, merchant_host, ip_net, outcome, reasons, signals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return nil, err
+	st := &rpStmts{}
+	row := "(?" + strings.Repeat(", ?", decisionInsertArgs-1) + ")"
+	for i, n := range decisionChunks {
+		q := `INSERT INTO decisions (` + decisionInsertColumns + `) VALUES ` + row + strings.Repeat(", "+row, n-1)
+		s, err := db.write.PrepareContext(ctx, q)
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		st.insert[i] = s
 	}
 	seen, err := db.write.PrepareContext(ctx, `INSERT INTO account_devices (rp_id, device_id, account, first_seen) VALUES (?, ?, ?, ?)
 		ON CONFLICT (rp_id, device_id, account) DO NOTHING`)
 	if err != nil {
-		ins.Close()
+		st.close()
 		return nil, err
 	}
-	st := &rpStmts{ins, seen}
+	st.seen = seen
 	if v, loaded := decisionStmts.LoadOrStore(key, st); loaded {
-		ins.Close()
-		seen.Close()
+		st.close()
 		return v.(*rpStmts), nil
 	}
 	runtime.AddCleanup(db, func(key weak.Pointer[DB]) {
 		if v, ok := decisionStmts.LoadAndDelete(key); ok {
-			v.(*rpStmts).insert.Close()
-			v.(*rpStmts).seen.Close()
+			v.(*rpStmts).close()
 		}
 	}, key)
 	return st, nil
 }
 
 // RecordDecisions implements store.Store. The caller batches: one
-// transaction holds every decision given.
+// transaction holds every decision given. The decisions are inserted in
+// order, in chunks of decisionChunks rows, so rowids follow the batch.
 func (db *DB) RecordDecisions(ctx context.Context, ds []store.Decision) error {
 	if len(ds) == 0 {
 		return nil
@@ -220,27 +256,50 @@ func (db *DB) RecordDecisions(ctx context.Context, ds []store.Decision) error {
 		return err
 	}
 	defer tx.Rollback()
-	ins, seen := tx.StmtContext(ctx, stmts.insert), tx.StmtContext(ctx, stmts.seen)
-	for _, d := range ds {
-		reasons, err := json.Marshal(nonNil(d.Reasons))
-		if err != nil {
-			return err
+	var ins [len(decisionChunks)]*sql.Stmt // bound to tx when first used
+	args := make([]any, 0, decisionInsertArgs*min(len(ds), decisionChunks[0]))
+	for rest := ds; len(rest) > 0; {
+		i := 0
+		for decisionChunks[i] > len(rest) {
+			i++
 		}
-		signals := d.Signals
-		if signals == nil {
-			signals = []byte("{}")
+		chunk := rest[:decisionChunks[i]]
+		rest = rest[len(chunk):]
+		args = args[:0]
+		for _, d := range chunk {
+			reasons, err := json.Marshal(nonNil(d.Reasons))
+			if err != nil {
+				return err
+			}
+			signals := d.Signals
+			if signals == nil {
+				signals = []byte("{}")
+			}
+			args = append(args, d.ID, d.RPID, ms(d.Created), d.Event, d.Account, d.DeviceID, d.Amount, d.AmountValue,
+				d.Currency, d.Channel, d.Payee, d.MerchantHost, d.IPNet, d.Outcome, string(reasons), signals)
 		}
-		if _, err := ins.ExecContext(ctx, d.ID, d.RPID, ms(d.Created), d.Event, d.Account, d.DeviceID, d.Amount, d.AmountValue,
-			d.Currency, d.Channel, d.Payee, d.MerchantHost, d.IPNet, d.Outcome, string(reasons), signals); err != nil {
+		if ins[i] == nil {
+			ins[i] = tx.StmtContext(ctx, stmts.insert[i])
+		}
+		if _, err := ins[i].ExecContext(ctx, args...); err != nil {
 			if isUnique(err) {
 				return store.ErrConflict
 			}
 			return err
 		}
-		if d.DeviceID != "" && d.Account != "" && !d.PairKnown {
-			if _, err := seen.ExecContext(ctx, d.RPID, d.DeviceID, d.Account, ms(d.Created)); err != nil {
-				return err
-			}
+	}
+	// Then the pairs, one Exec each: only the first decision of a device
+	// with an account brings one the caller does not know.
+	var seen *sql.Stmt
+	for _, d := range ds {
+		if d.DeviceID == "" || d.Account == "" || d.PairKnown {
+			continue
+		}
+		if seen == nil {
+			seen = tx.StmtContext(ctx, stmts.seen)
+		}
+		if _, err := seen.ExecContext(ctx, d.RPID, d.DeviceID, d.Account, ms(d.Created)); err != nil {
+			return err
 		}
 	}
 	return tx.Commit()
