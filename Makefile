@@ -3,6 +3,11 @@
 
 GO ?= go
 
+# The database scripts/setup-test-deps.sh prepares for the PostgreSQL
+# store's tests (Unix socket, peer authentication).
+HEALTHGATE_TEST_POSTGRES ?= postgres:///healthgate_test?host=/var/run/postgresql
+export HEALTHGATE_TEST_POSTGRES
+
 .PHONY: test setup vet build bench fuzz demo
 
 test: setup vet

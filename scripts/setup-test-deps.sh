@@ -45,3 +45,28 @@ fi
 # Go modules, so test time is not spent downloading.
 go mod download
 (cd tools && go mod download)
+
+# PostgreSQL 15 for the PostgreSQL store's tests (internal/store/postgres):
+# installed but stopped on a fresh machine. Started listening on loopback
+# only; the tests connect over the Unix socket with peer authentication as
+# a role named after this user, to a database of their own. make test sets
+# HEALTHGATE_TEST_POSTGRES to match.
+if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql/15/main ]; then
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  if ! pg_lsclusters -h 2>/dev/null | awk '$1 == 15 && $2 == "main" { print $4 }' | grep -q online; then
+    echo "setup: starting PostgreSQL 15 (loopback only)"
+    $SUDO pg_ctlcluster 15 main start -o "-c listen_addresses=localhost"
+  fi
+  me="$(id -un)"
+  as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else (cd / && sudo -u postgres "$@"); fi
+  }
+  if [ "$(as_pg psql -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$me'")" != 1 ]; then
+    as_pg createuser "$me"
+  fi
+  if [ "$(as_pg psql -tAc "SELECT 1 FROM pg_database WHERE datname = 'healthgate_test'")" != 1 ]; then
+    as_pg createdb -O "$me" healthgate_test
+  fi
+else
+  echo "setup: PostgreSQL 15 is not installed: the PostgreSQL store tests will fail" >&2
+fi

@@ -43,7 +43,13 @@ func startServer(t *testing.T, bin string) string {
 // startServerData is startServer with the data directory given.
 func startServerData(t *testing.T, bin, data string) string {
 	t.Helper()
-	cmd := exec.Command(bin, "server", "--listen", "127.0.0.1:0", "--data", data, "--log-level", "info")
+	return startServerArgs(t, bin, "--data", data)
+}
+
+// startServerArgs is startServer with the store flags given.
+func startServerArgs(t *testing.T, bin string, storeArgs ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"server", "--listen", "127.0.0.1:0", "--log-level", "info"}, storeArgs...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/healthgate/healthgate/internal/risk"
 	"github.com/healthgate/healthgate/internal/server"
 	"github.com/healthgate/healthgate/internal/store"
+	"github.com/healthgate/healthgate/internal/store/postgres"
 	"github.com/healthgate/healthgate/internal/store/sqlite"
 	"github.com/healthgate/healthgate/internal/verify"
 )
@@ -155,7 +156,7 @@ func storeFlags(fs interface {
 func openStore(ctx context.Context, dataDir, db string) (store.Store, error) {
 	switch {
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return nil, errors.New("the PostgreSQL backend is not built yet: use the default SQLite store (omit --db)")
+		return postgres.Open(ctx, db)
 	case strings.HasPrefix(db, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//")
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
