@@ -32,11 +32,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"Secret", testSecret},
 	}
-	tests = append(tests, relyingPartyTests...) // relyingparty.go
-	tests = append(tests, intelTests...)        // intel.go
-	tests = append(tests, partnerTests...)      // partner.go
-	tests = append(tests, surveillanceTests...) // surveillance.go
-	tests = append(tests, tpmTests...)          // tpm.go
+	tests = append(tests, relyingPartyTests...)  // relyingparty.go
+	tests = append(tests, decisionBatchTests...) // decisions.go
+	tests = append(tests, intelTests...)         // intel.go
+	tests = append(tests, partnerTests...)       // partner.go
+	tests = append(tests, surveillanceTests...)  // surveillance.go
+	tests = append(tests, tpmTests...)           // tpm.go
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)

@@ -1,33 +1,28 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/healthgate/healthgate/internal/store"
-	"github.com/healthgate/healthgate/internal/store/sqlite"
 )
 
-// RecordDecisions inserts a batch in multi-row statements of several
+// Backends write a batch of decisions in multi-row statements of several
 // sizes. These tests read every row back so that a chunk lost, written
-// twice, shifted by a column or out of order fails.
-
-func openDB(t *testing.T) *sqlite.DB {
-	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hg.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+// twice, shifted by a column or out of order fails, and check that a
+// batch with a duplicate stores nothing. Each case works under its own id
+// prefix, relying parties, devices and accounts, so that cases sharing a
+// store do not see each other.
+var decisionBatchTests = []storeTest{
+	{"DecisionBatchSizes", testDecisionBatchSizes},
+	{"DecisionBatchConflictStoresNothing", testDecisionBatchConflict},
+	{"DecisionBatchPairOnce", testDecisionBatchPairOnce},
 }
-
-var multirowT0 = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 
 // numberedDecision returns decision i of a batch, every field of it
 // different from those of its neighbours. Some share a created_at, so
@@ -35,11 +30,11 @@ var multirowT0 = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 func numberedDecision(prefix string, i int) store.Decision {
 	d := store.Decision{
 		ID:           fmt.Sprintf("%s-%03d", prefix, i),
-		RPID:         fmt.Sprintf("rp%d", i%2),
-		Created:      multirowT0.Add(time.Duration(i/3) * time.Millisecond),
+		RPID:         fmt.Sprintf("%s-rp%d", prefix, i%2),
+		Created:      t0.Add(time.Duration(i/3) * time.Millisecond),
 		Event:        []string{"login", "payment", "register"}[i%3],
-		Account:      fmt.Sprintf("acct-%d", i),
-		DeviceID:     fmt.Sprintf("dev-%d", i),
+		Account:      fmt.Sprintf("%s-acct-%d", prefix, i),
+		DeviceID:     fmt.Sprintf("%s-dev-%d", prefix, i),
 		Amount:       fmt.Sprintf("%d.%02d", i, i%100),
 		AmountValue:  float64(i) + float64(i%100)/100,
 		Currency:     fmt.Sprintf("C%02d", i),
@@ -59,7 +54,7 @@ func numberedDecision(prefix string, i int) store.Decision {
 	case 2:
 		d.Reasons = []string{fmt.Sprintf("reason_%d", i)}
 	case 3:
-		d.Reasons = []string{"device_at_risk", `quote"back\slash`, "<html>&amp;", "line\u2028sep\ttab\x01"}
+		d.Reasons = []string{"device_at_risk", `quote"back\slash`, "<html>&amp;", "line\u2028sep\ttab\x01", "nul\x00byte"}
 	}
 	if i%5 == 4 {
 		d.DeviceID = ""
@@ -67,11 +62,16 @@ func numberedDecision(prefix string, i int) store.Decision {
 	if i%7 == 6 {
 		d.Signals = nil
 	}
+	if i%11 == 10 {
+		// Signals come back as they were given, spaces, key order and
+		// repeated keys included (a JSON-normalising column would fail).
+		d.Signals = []byte(` { "z" : 1 ,"a":[ 2,1 ], "z":3 } `)
+	}
 	return d
 }
 
-// stored is d as the store gives it back.
-func stored(d store.Decision) store.Decision {
+// storedDecision is d as the store gives it back.
+func storedDecision(d store.Decision) store.Decision {
 	if d.Reasons == nil {
 		d.Reasons = []string{}
 	}
@@ -91,11 +91,15 @@ func sameDecision(got, want store.Decision) bool {
 	return reflect.DeepEqual(got, want)
 }
 
-func allDecisions(t *testing.T, db *sqlite.DB) []store.Decision {
+// decisionsWithPrefix returns, in DecisionsSince order, the decisions
+// whose id starts with prefix.
+func decisionsWithPrefix(t *testing.T, s store.Store, prefix string) []store.Decision {
 	t.Helper()
 	var all []store.Decision
-	if err := db.DecisionsSince(context.Background(), time.Time{}, func(d store.Decision) error {
-		all = append(all, d)
+	if err := s.DecisionsSince(context.Background(), time.Time{}, func(d store.Decision) error {
+		if strings.HasPrefix(d.ID, prefix) {
+			all = append(all, d)
+		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -103,41 +107,42 @@ func allDecisions(t *testing.T, db *sqlite.DB) []store.Decision {
 	return all
 }
 
-func TestRecordDecisionsBatchSizes(t *testing.T) {
+func testDecisionBatchSizes(t *testing.T, s store.Store) {
 	for _, n := range []int{1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 512} {
 		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
 			ctx := context.Background()
-			db := openDB(t)
+			prefix := fmt.Sprintf("size%d", n)
 			ds := make([]store.Decision, n)
 			for i := range ds {
-				ds[i] = numberedDecision("dec", i)
+				ds[i] = numberedDecision(prefix, i)
 			}
-			if err := db.RecordDecisions(ctx, ds); err != nil {
+			if err := s.RecordDecisions(ctx, ds); err != nil {
 				t.Fatal(err)
 			}
 			for _, d := range ds {
-				got, err := db.Decision(ctx, d.RPID, d.ID)
+				got, err := s.Decision(ctx, d.RPID, d.ID)
 				if err != nil {
 					t.Fatalf("Decision(%s): %v", d.ID, err)
 				}
-				if want := stored(d); !sameDecision(got, want) {
+				if want := storedDecision(d); !sameDecision(got, want) {
 					t.Errorf("Decision(%s) = %+v, want %+v", d.ID, got, want)
 				}
 			}
-			all := allDecisions(t, db)
+			all := decisionsWithPrefix(t, s, prefix+"-")
 			if got, want := len(all), n; got != want {
 				t.Fatalf("DecisionsSince gave %d decisions, want %d", got, want)
 			}
 			for i, got := range all {
-				if want := stored(ds[i]); !sameDecision(got, want) {
+				if want := storedDecision(ds[i]); !sameDecision(got, want) {
 					t.Errorf("DecisionsSince[%d] = %+v, want %+v", i, got, want)
 				}
 			}
+			// A pair is written only when the caller did not know it.
 			for _, d := range ds {
 				if d.DeviceID == "" {
 					continue
 				}
-				seen, count, err := db.DeviceAccounts(ctx, d.RPID, d.DeviceID, d.Account)
+				seen, count, err := s.DeviceAccounts(ctx, d.RPID, d.DeviceID, d.Account)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -153,7 +158,7 @@ func TestRecordDecisionsBatchSizes(t *testing.T) {
 	}
 }
 
-func TestRecordDecisionsConflictStoresNothing(t *testing.T) {
+func testDecisionBatchConflict(t *testing.T, s store.Store) {
 	for _, tt := range []struct {
 		name string
 		n    int
@@ -171,31 +176,31 @@ func TestRecordDecisionsConflictStoresNothing(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			db := openDB(t)
+			prefix := "conflict-" + strings.ReplaceAll(tt.name, " ", "-")
 			// The stored decision's pair is known, so a pair from the
 			// failed batch would show.
-			old := numberedDecision("old", 1)
-			if err := db.RecordDecisions(ctx, []store.Decision{old}); err != nil {
+			old := numberedDecision(prefix+"-old", 1)
+			if err := s.RecordDecisions(ctx, []store.Decision{old}); err != nil {
 				t.Fatal(err)
 			}
 			ds := make([]store.Decision, tt.n)
 			for i := range ds {
-				ds[i] = numberedDecision("new", i)
+				ds[i] = numberedDecision(prefix+"-new", i)
 			}
 			if tt.self > 0 {
 				ds[tt.self].ID = ds[tt.dup].ID
 			} else {
 				ds[tt.dup].ID = old.ID
 			}
-			if err := db.RecordDecisions(ctx, ds); !errors.Is(err, store.ErrConflict) {
+			if err := s.RecordDecisions(ctx, ds); !errors.Is(err, store.ErrConflict) {
 				t.Fatalf("RecordDecisions = %v, want ErrConflict", err)
 			}
-			all := allDecisions(t, db)
-			if len(all) != 1 || !sameDecision(all[0], stored(old)) {
-				t.Errorf("after the failed batch the store holds %+v, want only %+v", all, stored(old))
+			all := decisionsWithPrefix(t, s, prefix+"-")
+			if len(all) != 1 || !sameDecision(all[0], storedDecision(old)) {
+				t.Errorf("after the failed batch the store holds %+v, want only %+v", all, storedDecision(old))
 			}
 			for _, d := range ds {
-				if seen, n, err := db.DeviceAccounts(ctx, d.RPID, d.DeviceID, d.Account); err != nil || seen || n != 0 {
+				if seen, n, err := s.DeviceAccounts(ctx, d.RPID, d.DeviceID, d.Account); err != nil || seen || n != 0 {
 					t.Errorf("pair of %s from the failed batch: %v, %d, %v", d.ID, seen, n, err)
 				}
 			}
@@ -203,7 +208,7 @@ func TestRecordDecisionsConflictStoresNothing(t *testing.T) {
 			// duplicate fails.
 			conflicts := 0
 			for _, d := range ds {
-				err := db.RecordDecisions(ctx, []store.Decision{d})
+				err := s.RecordDecisions(ctx, []store.Decision{d})
 				switch {
 				case errors.Is(err, store.ErrConflict):
 					conflicts++
@@ -214,9 +219,31 @@ func TestRecordDecisionsConflictStoresNothing(t *testing.T) {
 			if conflicts != 1 {
 				t.Errorf("recorded alone, %d decisions conflicted, want 1", conflicts)
 			}
-			if got, want := len(allDecisions(t, db)), 1+tt.n-1; got != want {
+			if got, want := len(decisionsWithPrefix(t, s, prefix+"-")), 1+tt.n-1; got != want {
 				t.Errorf("after recording alone the store holds %d decisions, want %d", got, want)
 			}
 		})
+	}
+}
+
+// testDecisionBatchPairOnce: a (device, account) pair that several
+// decisions of one batch bring is recorded once.
+func testDecisionBatchPairOnce(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var ds []store.Decision
+	for i := range 3 {
+		d := numberedDecision("pair", 0)
+		d.ID = fmt.Sprintf("pair-d%d", i)
+		d.Created = t0.Add(time.Duration(2-i) * time.Minute)
+		ds = append(ds, d)
+	}
+	if err := s.RecordDecisions(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	if seen, n, err := s.DeviceAccounts(ctx, ds[0].RPID, ds[0].DeviceID, ds[0].Account); err != nil || !seen || n != 1 {
+		t.Errorf("DeviceAccounts = %v, %d, %v; want true, 1", seen, n, err)
+	}
+	if list, err := s.DeviceAccountList(ctx, ds[0].RPID, ds[0].DeviceID, -1); err != nil || len(list) != 1 {
+		t.Errorf("DeviceAccountList with no limit = %v, %v", list, err)
 	}
 }
