@@ -2,64 +2,14 @@ package main_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/healthgate/healthgate/client"
+	"github.com/healthgate/healthgate/internal/store/postgres/pgtest"
 )
-
-// postgresURL returns a URL for an empty schema of the test database
-// (HEALTHGATE_TEST_POSTGRES, which make test sets after starting
-// PostgreSQL), dropped when the test ends.
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("HEALTHGATE_TEST_POSTGRES")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("HEALTHGATE_TEST_POSTGRES is not set: run the tests with make test")
-		}
-		t.Skip("HEALTHGATE_TEST_POSTGRES is not set (make test starts PostgreSQL and sets it)")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connecting to the test database: %v", err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "hge2e_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("dropping %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // TestPostgresTwoNodes runs the scale path: two server processes on one
 // PostgreSQL database. A relying party created with --db, a device that
@@ -70,7 +20,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary")
 	}
-	db := postgresURL(t)
+	db := pgtest.Schema(t)
 	bin := buildBinary(t)
 
 	out, code := run(t, bin, "rp", "create", "shop", "--db", db)

@@ -9,25 +9,7 @@ import (
 	"time"
 
 	"github.com/healthgate/healthgate/internal/store"
-	"github.com/healthgate/healthgate/internal/store/postgres"
 )
-
-// twoNodes opens the same fresh schema twice, as two server nodes sharing
-// one database would.
-func twoNodes(t *testing.T) [2]*postgres.DB {
-	t.Helper()
-	u := freshSchema(t)
-	var nodes [2]*postgres.DB
-	for i := range nodes {
-		db, err := postgres.Open(context.Background(), u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		nodes[i] = db
-	}
-	return nodes
-}
 
 // TestCrossNodeCore races the nodes on what the conformance suite only
 // races within one store: enrolling one device, replaying one nonce,
@@ -35,7 +17,7 @@ func twoNodes(t *testing.T) [2]*postgres.DB {
 // here only the database can.
 func TestCrossNodeCore(t *testing.T) {
 	ctx := context.Background()
-	nodes := twoNodes(t)
+	nodes := openNodes(t, 2)
 	const n = 16
 	t0 := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
 

@@ -23,22 +23,6 @@ func intelIndicator(id, value string) store.Indicator {
 		FirstSeen: intelT0, LastSeen: intelT0, Expires: intelT0.Add(24 * time.Hour), FeedKind: "sha256", FeedValue: value}
 }
 
-// openTwice opens two nodes on one fresh schema.
-func openTwice(t *testing.T) (*postgres.DB, *postgres.DB) {
-	t.Helper()
-	u := freshSchema(t)
-	var dbs [2]*postgres.DB
-	for i := range dbs {
-		db, err := postgres.Open(context.Background(), u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		dbs[i] = db
-	}
-	return dbs[0], dbs[1]
-}
-
 // TestFeedVersionsAcrossNodes: two nodes change indicators at the same
 // time while an agent-like reader follows the feed by deltas. Every change
 // gets its own version, the versions are 1…N without gaps, and the reader,
@@ -47,7 +31,8 @@ func openTwice(t *testing.T) (*postgres.DB, *postgres.DB) {
 // after a higher one.
 func TestFeedVersionsAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	a, b := openTwice(t)
+	nodes := openNodes(t, 2)
+	a, b := nodes[0], nodes[1]
 	const writersPerNode, ops = 3, 30
 
 	var mu sync.Mutex
@@ -165,7 +150,8 @@ func TestFeedVersionsAcrossNodes(t *testing.T) {
 // refreshed, not a conflict.
 func TestPutSameIndicatorAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	a, b := openTwice(t)
+	nodes := openNodes(t, 2)
+	a, b := nodes[0], nodes[1]
 	const each = 10
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*each)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/healthgate/healthgate/internal/store"
-	"github.com/healthgate/healthgate/internal/store/postgres"
 )
 
 // TestTAXIIDateAddedAcrossNodes: two nodes on one database add objects to
@@ -19,16 +18,7 @@ import (
 // sees every object exactly once and nothing is lost.
 func TestTAXIIDateAddedAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	u := freshSchema(t)
-	var nodes []*postgres.DB
-	for range 2 {
-		db, err := postgres.Open(ctx, u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		nodes = append(nodes, db)
-	}
+	nodes := openNodes(t, 2)
 	const (
 		writers = 4 // per node
 		calls   = 20

@@ -2,70 +2,17 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/healthgate/healthgate/internal/store"
 	"github.com/healthgate/healthgate/internal/store/postgres"
+	"github.com/healthgate/healthgate/internal/store/postgres/pgtest"
 	"github.com/healthgate/healthgate/internal/store/storetest"
 )
 
-// testURL is the database the tests use, from HEALTHGATE_TEST_POSTGRES
-// (make test starts PostgreSQL 15 and sets it). Each test gets a schema of
-// its own, dropped at the end.
-func testURL(t testing.TB) string {
-	u := os.Getenv("HEALTHGATE_TEST_POSTGRES")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("HEALTHGATE_TEST_POSTGRES is not set: run the tests with make test")
-		}
-		t.Skip("HEALTHGATE_TEST_POSTGRES is not set (make test starts PostgreSQL and sets it)")
-	}
-	return u
-}
-
-// freshSchema creates an empty schema and returns the URL that uses it.
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	base := testURL(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connecting to the test database: %v", err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "hgtest_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("dropping %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// freshSchema returns the URL of an empty schema of the test database.
+func freshSchema(t testing.TB) string { return pgtest.Schema(t) }
 
 func open(t testing.TB) *postgres.DB {
 	t.Helper()
@@ -130,4 +77,21 @@ func TestOpenRefusesBadURL(t *testing.T) {
 	if strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("the error shows the password: %v", err)
 	}
+}
+
+// openNodes opens the same fresh schema n times, as n server nodes
+// sharing one database would.
+func openNodes(t *testing.T, n int) []*postgres.DB {
+	t.Helper()
+	u := freshSchema(t)
+	nodes := make([]*postgres.DB, n)
+	for i := range nodes {
+		db, err := postgres.Open(context.Background(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		nodes[i] = db
+	}
+	return nodes
 }

@@ -10,31 +10,14 @@ import (
 	"time"
 
 	"github.com/healthgate/healthgate/internal/store"
-	"github.com/healthgate/healthgate/internal/store/postgres"
 )
-
-// nodes opens n server nodes on one fresh schema.
-func nodes(t *testing.T, n int) []*postgres.DB {
-	t.Helper()
-	u := freshSchema(t)
-	dbs := make([]*postgres.DB, n)
-	for i := range dbs {
-		db, err := postgres.Open(context.Background(), u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		dbs[i] = db
-	}
-	return dbs
-}
 
 // TestSurveillanceDayOnceAcrossNodes: nodes closing one day at the same
 // moment store it once; every other node gets ErrConflict, and the stored
 // counts are the winner's, whole.
 func TestSurveillanceDayOnceAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	dbs := nodes(t, 4)
+	dbs := openNodes(t, 4)
 	const day = 20000
 	errs := make([]error, len(dbs))
 	var wg sync.WaitGroup
@@ -81,7 +64,7 @@ func TestSurveillanceDayOnceAcrossNodes(t *testing.T) {
 // between them report each alert as new exactly once.
 func TestSurveillanceAlertsAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	dbs := nodes(t, 4)
+	dbs := openNodes(t, 4)
 	var alerts []store.SurveillanceAlert
 	for k := range 40 {
 		alerts = append(alerts, store.SurveillanceAlert{
@@ -124,7 +107,7 @@ func TestSurveillanceAlertsAcrossNodes(t *testing.T) {
 // once keep one; the others get ErrConflict.
 func TestDeviceAKAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	dbs := nodes(t, 4)
+	dbs := openNodes(t, 4)
 	if _, _, err := dbs[0].EnrollDevice(ctx, store.Device{ID: "dev1", PublicKey: []byte("{}"), JKT: "j1"}); err != nil {
 		t.Fatal(err)
 	}
