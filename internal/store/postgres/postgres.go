@@ -12,9 +12,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -69,7 +66,7 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	versions, err := migrationVersions(names)
+	versions, err := store.MigrationVersions(names)
 	if err != nil {
 		return err
 	}
@@ -104,27 +101,6 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return tx.Commit(ctx)
-}
-
-// migrationVersions sorts migration file names ("0007_name.sql") and
-// returns their numbers in that order; two files with one number are an
-// error.
-func migrationVersions(names []string) ([]int, error) {
-	sort.Strings(names)
-	versions := make([]int, len(names))
-	byVersion := map[int]string{}
-	for i, name := range names {
-		base := filepath.Base(name)
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return nil, fmt.Errorf("migration %s has no number", base)
-		}
-		if other, dup := byVersion[v]; dup {
-			return nil, fmt.Errorf("migrations %s and %s have the same number: renumber one", other, base)
-		}
-		byVersion[v], versions[i] = base, v
-	}
-	return versions, nil
 }
 
 // Close closes the pool.

@@ -15,8 +15,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -115,7 +113,7 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	versions, err := migrationVersions(names)
+	versions, err := store.MigrationVersions(names)
 	if err != nil {
 		return err
 	}
@@ -151,28 +149,6 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// migrationVersions sorts migration file names ("0007_name.sql") and
-// returns their numbers in that order. Two files with one number are an
-// error: applied versions are recorded by number, so the second would be
-// skipped silently wherever the first had run.
-func migrationVersions(names []string) ([]int, error) {
-	sort.Strings(names)
-	versions := make([]int, len(names))
-	byVersion := map[int]string{}
-	for i, name := range names {
-		base := filepath.Base(name)
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return nil, fmt.Errorf("migration %s has no number", base)
-		}
-		if other, dup := byVersion[v]; dup {
-			return nil, fmt.Errorf("migrations %s and %s have the same number: renumber one", other, base)
-		}
-		byVersion[v], versions[i] = base, v
-	}
-	return versions, nil
 }
 
 // Close stops the group-commit writer and closes the database.
