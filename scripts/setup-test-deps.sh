@@ -65,7 +65,9 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql/15/main ]; t
     as_pg createuser "$me"
   fi
   if [ "$(as_pg psql -tAc "SELECT 1 FROM pg_database WHERE datname = 'healthgate_test'")" != 1 ]; then
-    as_pg createdb -O "$me" healthgate_test
+    # A linguistic (ICU en-US) collation, as production databases often
+    # have, so that a query relying on bytewise text order fails here too.
+    as_pg createdb -O "$me" --template=template0 --locale-provider=icu --icu-locale=en-US --locale=C.UTF-8 healthgate_test
   fi
 else
   echo "setup: PostgreSQL 15 is not installed: the PostgreSQL store tests will fail" >&2
