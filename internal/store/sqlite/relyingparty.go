@@ -167,7 +167,8 @@ func (db *DB) RevokeRelyingPartyKeys(ctx context.Context, rpID string, at time.T
 // decisionStmts holds, per open database, the statements RecordDecisions
 // runs, prepared once on the writer connection: preparing them per batch
 // cost about 7% of a decision. They live here, keyed weakly by the DB, so
-// that this file owns them; they are closed when the DB is collected.
+// that this file owns them; Close closes them (and a DB collected without
+// Close has them closed then).
 var decisionStmts sync.Map // weak.Pointer[DB] -> *rpStmts
 
 // decisionChunks are the row counts of the multi-row INSERT statements

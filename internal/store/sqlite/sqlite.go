@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/healthgate/healthgate/internal/store"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -155,6 +156,9 @@ func (db *DB) migrate(ctx context.Context) error {
 func (db *DB) Close() error {
 	close(db.done)
 	db.wg.Wait()
+	if v, ok := decisionStmts.LoadAndDelete(weak.Make(db)); ok {
+		v.(*rpStmts).close()
+	}
 	return errors.Join(db.insertNonce.Close(), db.insertReport.Close(), db.write.Close(), db.read.Close())
 }
 
