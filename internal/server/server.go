@@ -243,9 +243,15 @@ func (s *Server) background(ctx context.Context) {
 	}
 }
 
+// TAXIIStatusRetention is how long the status resource of a partner's
+// POST stays readable. Every POST is complete when answered, so the status
+// only confirms what the answer said; each POST adds one, so they cannot
+// be kept forever.
+const TAXIIStatusRetention = 7 * 24 * time.Hour
+
 // Maintain runs one maintenance pass now: what the background loop does
-// every minute (expire indicators, reload lists, purge spent nonces, rotate
-// and reload signing keys).
+// every minute (expire indicators, reload lists, purge spent nonces and
+// old TAXII statuses, rotate and reload signing keys).
 func (s *Server) Maintain(ctx context.Context) { s.maintain(ctx) }
 
 func (s *Server) maintain(ctx context.Context) {
@@ -257,6 +263,11 @@ func (s *Server) maintain(ctx context.Context) {
 		s.log.Warn("purging nonces", slog.Any("err", err))
 	} else if n > 0 {
 		s.log.Debug("purged spent nonces", slog.Int64("count", n))
+	}
+	if n, err := s.store.PurgeTAXIIStatus(ctx, now.Add(-TAXIIStatusRetention)); err != nil {
+		s.log.Warn("purging TAXII statuses", slog.Any("err", err))
+	} else if n > 0 {
+		s.log.Debug("purged TAXII statuses", slog.Int64("count", n))
 	}
 	if err := s.issuer.Refresh(ctx); err != nil {
 		s.log.Warn("reloading signing keys", slog.Any("err", err))

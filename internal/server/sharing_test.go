@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -292,5 +293,42 @@ func TestPartnerTLPNotReshared(t *testing.T) {
 				t.Errorf("objects = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestTAXIIStatusPurged: a partner's POST leaves a status resource that the
+// maintenance pass forgets after TAXIIStatusRetention, not before.
+func TestTAXIIStatusPurged(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tok, rec, err := taxii.NewToken("org-b", 0, e.clock.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store().CreatePartner(ctx, store.Partner{ID: "org-b", Name: "org-b", Read: []string{"indicators"},
+		Write: []string{"indicators"}, Created: e.clock.Now()}, rec); err != nil {
+		t.Fatal(err)
+	}
+	b := &taxii.Client{HTTP: e.http.Client(), Token: tok}
+	coll, _, err := b.FindCollection(ctx, e.http.URL+"/taxii2/", "indicators")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := b.AddObjects(ctx, coll, []any{json.RawMessage(`{"type":"indicator","spec_version":"2.1",` +
+		`"id":"indicator--11111111-2222-4333-8444-555555555555","created":"2026-11-29T08:00:00.000Z",` +
+		`"modified":"2026-11-29T08:00:00.000Z","pattern":"[file:hashes.'SHA-256' = '17290366870e58f928724a26c39fe4ecd185e649436570f4de883fd66e0c6412']",` +
+		`"pattern_type":"stix","valid_from":"2026-11-29T08:00:00Z","indicator_types":["malicious-activity"]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(server.TAXIIStatusRetention - time.Minute)
+	e.srv.Maintain(ctx)
+	if _, err := e.store().TAXIIStatus(ctx, st.ID); err != nil {
+		t.Fatalf("status purged before its time: %v", err)
+	}
+	e.clock.Add(2 * time.Minute)
+	e.srv.Maintain(ctx)
+	if _, err := e.store().TAXIIStatus(ctx, st.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("status kept past TAXIIStatusRetention: %v", err)
 	}
 }

@@ -40,6 +40,9 @@ type PartnerStore interface {
 	TAXIIObjects(ctx context.Context, q TAXIIQuery) (objs []TAXIIObject, more bool, err error)
 	// TAXIIStatus returns a stored status resource, or ErrNotFound.
 	TAXIIStatus(ctx context.Context, id string) (TAXIIStatus, error)
+	// PurgeTAXIIStatus forgets status resources of requests made before t
+	// and returns how many.
+	PurgeTAXIIStatus(ctx context.Context, before time.Time) (int64, error)
 
 	// PullState returns the added_after to resume pulling a partner's
 	// collection from (zero when never pulled).

@@ -312,6 +312,15 @@ func (db *DB) TAXIIStatus(ctx context.Context, id string) (store.TAXIIStatus, er
 	return s, nil
 }
 
+// PurgeTAXIIStatus implements store.Store.
+func (db *DB) PurgeTAXIIStatus(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM taxii_status WHERE created_at < $1`, ms(before))
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
 // PullState implements store.Store.
 func (db *DB) PullState(ctx context.Context, partner, collection string) (time.Time, error) {
 	var v int64

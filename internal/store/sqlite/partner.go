@@ -296,6 +296,15 @@ func (db *DB) TAXIIStatus(ctx context.Context, id string) (store.TAXIIStatus, er
 	return s, err
 }
 
+// PurgeTAXIIStatus implements store.Store.
+func (db *DB) PurgeTAXIIStatus(ctx context.Context, before time.Time) (int64, error) {
+	res, err := db.write.ExecContext(ctx, `DELETE FROM taxii_status WHERE created_at < ?`, ms(before))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // PullState implements store.Store.
 func (db *DB) PullState(ctx context.Context, partner, collection string) (time.Time, error) {
 	var v int64

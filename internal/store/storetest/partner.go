@@ -307,6 +307,27 @@ func testTAXIIStatus(t *testing.T, s store.Store) {
 	if _, err := s.TAXIIStatus(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown status: err = %v", err)
 	}
+	// Purging forgets the statuses of requests made before the cut, not
+	// at it or after, and nothing else.
+	later := store.TAXIIStatus{ID: "st-2", PartnerID: "p1", Requested: t0.Add(time.Hour), Body: []byte(`{}`)}
+	if _, err := s.AddTAXIIObjects(ctx, "indicators", []store.TAXIIObject{taxiiObject(1, t0)}, later); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PurgeTAXIIStatus(ctx, t0); err != nil || n != 0 {
+		t.Errorf("PurgeTAXIIStatus(t0) = %d, %v; want 0 (st-1 was requested at t0)", n, err)
+	}
+	if n, err := s.PurgeTAXIIStatus(ctx, t0.Add(time.Minute)); err != nil || n != 1 {
+		t.Errorf("PurgeTAXIIStatus(t0+1m) = %d, %v; want 1", n, err)
+	}
+	if _, err := s.TAXIIStatus(ctx, "st-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("purged status still there: %v", err)
+	}
+	if _, err := s.TAXIIStatus(ctx, "st-2"); err != nil {
+		t.Errorf("later status purged: %v", err)
+	}
+	if page, _, _ := s.TAXIIObjects(ctx, store.TAXIIQuery{Collection: "indicators"}); len(page) != 1 {
+		t.Errorf("purging statuses touched objects: %d left", len(page))
+	}
 }
 
 func testPullState(t *testing.T, s store.Store) {

@@ -48,6 +48,7 @@ CREATE TABLE taxii_status (
 	created_at BIGINT NOT NULL,
 	body       BYTEA NOT NULL
 );
+CREATE INDEX taxii_status_created ON taxii_status (created_at);
 
 -- Where `intel pull` resumes each partner collection.
 CREATE TABLE taxii_pull_state (
