@@ -9,6 +9,9 @@ need_apt=()
 # Software TPM for the TPM device key tests (scripts/swtpm.sh).
 { command -v swtpm && command -v swtpm_setup && command -v swtpm_localca; } >/dev/null 2>&1 || need_apt+=(swtpm swtpm-tools)
 command -v tpm2_getcap >/dev/null 2>&1 || need_apt+=(tpm2-tools)
+# PostgreSQL for the PostgreSQL store's tests (installed on this machine
+# kind; Debian 12's is version 15). Started further down.
+[ -d /usr/lib/postgresql/15 ] || need_apt+=(postgresql-15)
 # Headless Chromium for the checkout test, and a CJK font so its screenshots
 # show the Chinese text.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
