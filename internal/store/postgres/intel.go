@@ -26,16 +26,7 @@ func scanIndicator(r pgx.Row) (store.Indicator, error) {
 }
 
 func scanIndicators(rows pgx.Rows) ([]store.Indicator, error) {
-	defer rows.Close()
-	var out []store.Indicator
-	for rows.Next() {
-		in, err := scanIndicator(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Indicator, error) { return scanIndicator(r) })
 }
 
 // onFeed says whether an indicator in this status with this feed kind is
@@ -348,18 +339,13 @@ func (db *DB) IndicatorEvents(ctx context.Context, id string) ([]store.Indicator
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []store.IndicatorEvent
-	for rows.Next() {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.IndicatorEvent, error) {
 		var e store.IndicatorEvent
 		var at int64
-		if err := rows.Scan(&e.IndicatorID, &at, &e.Actor, &e.Action, &e.FromStatus, &e.ToStatus, &e.Reason); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&e.IndicatorID, &at, &e.Actor, &e.Action, &e.FromStatus, &e.ToStatus, &e.Reason)
 		e.At = fromMS(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	})
 }
 
 // FeedVersion implements store.IntelStore.
@@ -441,16 +427,9 @@ func feedEntries(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]store
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []store.FeedEntry
-	for rows.Next() {
-		var e store.FeedEntry
-		if err := rows.Scan(&e.Kind, &e.Value); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (e store.FeedEntry, err error) {
+		return e, r.Scan(&e.Kind, &e.Value)
+	})
 }
 
 // FullHashes implements store.IntelStore.

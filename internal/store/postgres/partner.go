@@ -100,16 +100,7 @@ func (db *DB) Partners(ctx context.Context) ([]store.Partner, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []store.Partner
-	for rows.Next() {
-		p, err := scanPartner(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Partner, error) { return scanPartner(r) })
 }
 
 // AddPartnerToken implements store.Store. The foreign key refuses a token

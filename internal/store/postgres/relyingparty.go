@@ -70,18 +70,12 @@ func (db *DB) RelyingParties(ctx context.Context) ([]store.RelyingParty, error) 
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []store.RelyingParty
-	for rows.Next() {
-		var rp store.RelyingParty
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (rp store.RelyingParty, err error) {
 		var created int64
-		if err := rows.Scan(&rp.ID, &rp.Name, &created); err != nil {
-			return nil, err
-		}
+		err = r.Scan(&rp.ID, &rp.Name, &created)
 		rp.Created = fromMS(created)
-		out = append(out, rp)
-	}
-	return out, rows.Err()
+		return rp, err
+	})
 }
 
 // AddAPIKey implements store.Store.
@@ -142,16 +136,7 @@ func (db *DB) APIKeys(ctx context.Context, rpID string) ([]store.APIKey, error) 
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []store.APIKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.APIKey, error) { return scanKey(r) })
 }
 
 // RevokeAPIKey implements store.Store. Across nodes the row lock of the
