@@ -52,13 +52,19 @@ func newEnv(t testing.TB) *env { return newEnvWith(t, nil) }
 // newEnvWith is newEnv with options changed by set.
 func newEnvWith(t testing.TB, set func(*server.Options)) *env {
 	t.Helper()
+	return newEnvAt(t, time.Now().Truncate(time.Second), set)
+}
+
+// newEnvAt is newEnvWith with the clock starting at start.
+func newEnvAt(t testing.TB, start time.Time, set func(*server.Options)) *env {
+	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "hg.db")
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Now().Truncate(time.Second)}
+	clk := &clock{t: start}
 	opts := server.Options{Store: st, Now: clk.Now}
 	if set != nil {
 		set(&opts)

@@ -2,11 +2,9 @@ package server_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,28 +23,10 @@ var survStart = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 
 func dayNumber(t time.Time) int64 { return t.Unix() / 86400 }
 
-// newSurvEnv is newEnv with options and a clock at survStart.
-func newSurvEnv(t *testing.T, opts server.Options) *env {
+// newSurvEnv is newEnvWith with a clock at survStart.
+func newSurvEnv(t *testing.T, set func(*server.Options)) *env {
 	t.Helper()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hg.db")
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{t: survStart}
-	opts.Store, opts.Now = st, clk.Now
-	srv, err := server.New(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	ro, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hs.Close(); ro.Close(); st.Close() })
-	return &env{t: t, srv: srv, http: hs, clock: clk, db: ro}
+	return newEnvAt(t, survStart, set)
 }
 
 // reportFindings sends one report with the given agent findings.
@@ -79,7 +59,7 @@ func sightingCount(t *testing.T, d store.SurveillanceDay, key string) int {
 }
 
 func TestSurveillanceCountsDistinctDevicesPerDay(t *testing.T) {
-	e := newSurvEnv(t, server.Options{})
+	e := newSurvEnv(t, nil)
 	ctx := context.Background()
 	devs := make([]*device, 6)
 	for i := range devs {
@@ -179,7 +159,7 @@ func TestSurveillanceCountsDistinctDevicesPerDay(t *testing.T) {
 }
 
 func TestSurveillanceAlertPromotesHash(t *testing.T) {
-	e := newSurvEnv(t, server.Options{})
+	e := newSurvEnv(t, nil)
 	ctx := context.Background()
 	st := e.store()
 	today := dayNumber(e.clock.Now())
@@ -268,7 +248,7 @@ func TestSightingsKThreshold(t *testing.T) {
 		{"k 11 shares 12 devices", 11, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newSurvEnv(t, server.Options{SightingK: tc.k})
+			e := newSurvEnv(t, func(o *server.Options) { o.SightingK = tc.k })
 			ctx := context.Background()
 			for range 12 {
 				e.enroll().reportFindings(malware(hashA))
@@ -327,7 +307,7 @@ func TestSightingKBelowMinimumRefused(t *testing.T) {
 }
 
 func TestSurveillanceAPIAuthAndParams(t *testing.T) {
-	e := newSurvEnv(t, server.Options{})
+	e := newSurvEnv(t, nil)
 	admin, _ := e.rp("ops", store.ScopeAdmin)
 	merchant, _ := e.rp("shop", store.ScopeDecisions)
 	for _, path := range []string{"/v1/surveillance/prevalence?key=finding:x", "/v1/surveillance/alerts"} {
