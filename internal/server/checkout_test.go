@@ -1,14 +1,18 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/healthgate/healthgate/evidence"
 	"github.com/healthgate/healthgate/internal/intel"
+	"github.com/healthgate/healthgate/internal/server"
 	"github.com/healthgate/healthgate/internal/store"
 )
 
@@ -146,5 +150,47 @@ func TestProofReplay(t *testing.T) {
 		"merchant_url": tx.MerchantURL, "certificate": cert, "proof": d.proof(tx, d.key)})
 	if status, m := e.call("POST", "/v1/decisions", key, body2); status != 200 {
 		t.Errorf("fresh proof: %d %v", status, m)
+	}
+
+	// Another server on the same database (this one restarted, or a second
+	// node) refuses the replay too: used proofs are in the store.
+	other, err := server.New(context.Background(), server.Options{Store: e.store(), Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(other.Handler())
+	defer hs.Close()
+	req, _ := http.NewRequest("POST", hs.URL+"/v1/decisions", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(raw), "already used") {
+		t.Errorf("proof replayed to another server: %d %s", resp.StatusCode, raw)
+	}
+
+	// Maintenance forgets used proofs once they could no longer verify,
+	// not before.
+	usedProofs := func() (n int) {
+		if err := e.db.QueryRow("SELECT count(*) FROM used_proofs").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	e.srv.Maintain(context.Background())
+	if n := usedProofs(); n != 2 {
+		t.Errorf("%d used proofs kept, want 2", n)
+	}
+	e.clock.Add(evidence.MaxProofAge + 2*time.Minute)
+	e.srv.Maintain(context.Background())
+	if n := usedProofs(); n != 0 {
+		t.Errorf("%d used proofs kept after they expired, want 0", n)
+	}
+	if status, _ := e.call("POST", "/v1/decisions", key, body); status != 400 {
+		t.Errorf("an expired, forgotten proof: %d, want 400 (too old)", status)
 	}
 }

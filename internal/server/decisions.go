@@ -69,9 +69,6 @@ type decisions struct {
 	accounts *accountSets
 	// findings maps health-policy finding codes to their remediation.
 	findings map[string]remediation
-	// proofs remembers the proofs used in the last MaxProofAge, so one
-	// cannot decide twice (proofs.go).
-	proofs usedProofs
 	// The JSON of the fixed texts an answer carries, encoded once
 	// (decisionjson.go): per warning code its message and remediation,
 	// per finding its remediation.
@@ -534,9 +531,6 @@ func (s *Server) checkProof(ctx context.Context, tx validTx, claims *token.Claim
 	if !hmac.Equal([]byte(p.TxHash), []byte(want)) {
 		return bad("proof was signed for a different transaction", nil)
 	}
-	if !s.dec.proofs.use(sha256.Sum256([]byte(tx.Proof)), time.Unix(p.IssuedAt, 0).Add(evidence.MaxProofAge+time.Minute), now) {
-		return bad("this proof was already used for a decision: ask the device for a new one", nil)
-	}
 	// The agent signs for the page origin that asked it; a proof made for
 	// one shop's page does not vouch for a payment at another. (An app
 	// payment names no merchant_url: nothing to compare.)
@@ -544,6 +538,15 @@ func (s *Server) checkProof(ctx context.Context, tx validTx, claims *token.Claim
 		if u, err := url.Parse(tx.MerchantURL); err != nil || u.Scheme+"://"+u.Host != p.Origin {
 			return bad("proof was made for another site than merchant_url", nil)
 		}
+	}
+	// Last, once it is known good: a proof taken off the wire cannot buy
+	// a second decision, at this node or another sharing the store. It is
+	// kept until it no longer verifies (its age limit plus the leeway).
+	expires := time.Unix(p.IssuedAt, 0).Add(evidence.MaxProofAge + time.Minute)
+	if err := s.store.UseProof(ctx, sha256.Sum256([]byte(tx.Proof)), expires); errors.Is(err, store.ErrProofReplayed) {
+		return bad("this proof was already used for a decision: ask the device for a new one", err)
+	} else if err != nil {
+		return err
 	}
 	return nil
 }

@@ -251,7 +251,7 @@ const TAXIIStatusRetention = 7 * 24 * time.Hour
 
 // Maintain runs one maintenance pass now: what the background loop does
 // every minute (expire indicators, reload lists, purge spent nonces and
-// old TAXII statuses, rotate and reload signing keys).
+// proofs and old TAXII statuses, rotate and reload signing keys).
 func (s *Server) Maintain(ctx context.Context) { s.maintain(ctx) }
 
 func (s *Server) maintain(ctx context.Context) {
@@ -263,6 +263,11 @@ func (s *Server) maintain(ctx context.Context) {
 		s.log.Warn("purging nonces", slog.Any("err", err))
 	} else if n > 0 {
 		s.log.Debug("purged spent nonces", slog.Int64("count", n))
+	}
+	if n, err := s.store.PurgeProofs(ctx, now); err != nil {
+		s.log.Warn("purging proofs of possession", slog.Any("err", err))
+	} else if n > 0 {
+		s.log.Debug("purged spent proofs of possession", slog.Int64("count", n))
 	}
 	if n, err := s.store.PurgeTAXIIStatus(ctx, now.Add(-TAXIIStatusRetention)); err != nil {
 		s.log.Warn("purging TAXII statuses", slog.Any("err", err))

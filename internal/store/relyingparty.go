@@ -54,6 +54,15 @@ type RelyingPartyStore interface {
 	// DeviceAccountList returns up to limit accounts of a relying party
 	// seen with a device, in no particular order.
 	DeviceAccountList(ctx context.Context, rpID, deviceID string, limit int) ([]string, error)
+
+	// UseProof consumes a proof of possession, named by its SHA-256, so
+	// that it buys one decision only, whichever node of a cluster it is
+	// shown to and across restarts. A proof consumed before gives
+	// ErrProofReplayed. expires is when the proof stops verifying anyway;
+	// until then it is kept.
+	UseProof(ctx context.Context, sum [32]byte, expires time.Time) error
+	// PurgeProofs forgets consumed proofs that expired before t.
+	PurgeProofs(ctx context.Context, before time.Time) (int64, error)
 }
 
 // API key scopes.

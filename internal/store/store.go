@@ -14,6 +14,7 @@ import (
 var (
 	ErrNotFound      = errors.New("not found")
 	ErrNonceReplayed = errors.New("nonce already used")
+	ErrProofReplayed = errors.New("proof of possession already used")
 	ErrConflict      = errors.New("already exists")
 )
 

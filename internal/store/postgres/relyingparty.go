@@ -341,3 +341,25 @@ func (db *DB) DeviceAccountList(ctx context.Context, rpID, deviceID string, limi
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
+
+// UseProof implements store.Store. Two nodes inserting one proof at once:
+// the second waits for the first's row and then inserts nothing.
+func (db *DB) UseProof(ctx context.Context, sum [32]byte, expires time.Time) error {
+	tag, err := db.pool.Exec(ctx, `INSERT INTO used_proofs (sum, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, sum[:], ms(expires))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrProofReplayed
+	}
+	return nil
+}
+
+// PurgeProofs implements store.Store.
+func (db *DB) PurgeProofs(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM used_proofs WHERE expires_at < $1`, ms(before))
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/healthgate/healthgate/internal/store"
+	"github.com/healthgate/healthgate/internal/store/storetest"
 )
 
 // The relying-party tests that only a shared database needs; the
@@ -87,4 +88,11 @@ func TestRecordDecisionsPairsAcrossNodes(t *testing.T) {
 			t.Errorf("round %d: %d accounts recorded (%v), want %d", round, n, err, pairs)
 		}
 	}
+}
+
+// TestProofsAcrossNodes: a proof of possession shown to two nodes at once
+// buys one decision.
+func TestProofsAcrossNodes(t *testing.T) {
+	nodes := openNodes(t, 2)
+	storetest.RaceProofs(t, nodes[0], nodes[1])
 }

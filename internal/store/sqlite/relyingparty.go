@@ -383,3 +383,26 @@ func (db *DB) DeviceAccountList(ctx context.Context, rpID, deviceID string, limi
 	}
 	return out, rows.Err()
 }
+
+// UseProof implements store.Store.
+func (db *DB) UseProof(ctx context.Context, sum [32]byte, expires time.Time) error {
+	res, err := db.write.ExecContext(ctx, `INSERT INTO used_proofs (sum, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`, sum[:], ms(expires))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return store.ErrProofReplayed
+	}
+	return nil
+}
+
+// PurgeProofs implements store.Store.
+func (db *DB) PurgeProofs(ctx context.Context, before time.Time) (int64, error) {
+	res, err := db.write.ExecContext(ctx, `DELETE FROM used_proofs WHERE expires_at < ?`, ms(before))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

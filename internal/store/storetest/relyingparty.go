@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ var relyingPartyTests = []storeTest{
 	{"APIKeyRotateRevoke", testAPIKeyRotateRevoke},
 	{"DecisionsRecordFetchFeedback", testDecisions},
 	{"DeviceAccounts", testDeviceAccounts},
+	{"ProofsSingleUse", testProofs},
+	{"ConcurrentProofReplays", testConcurrentProofs},
 }
 
 func apiKey(id, rp string) store.APIKey {
@@ -233,5 +236,61 @@ func testDeviceAccounts(t *testing.T, s store.Store) {
 	}
 	if seen, n, err := s.DeviceAccounts(ctx, "rp1", "dev1", "a1"); err != nil || !seen || n != 3 {
 		t.Errorf("after a known pair: %v, %d, %v; want true, 3", seen, n, err)
+	}
+}
+
+func testProofs(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a, b := [32]byte{1}, [32]byte{2}
+	if err := s.UseProof(ctx, a, t0.Add(6*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UseProof(ctx, a, t0.Add(6*time.Minute)); !errors.Is(err, store.ErrProofReplayed) {
+		t.Fatalf("second use: err = %v, want ErrProofReplayed", err)
+	}
+	if err := s.UseProof(ctx, b, t0.Add(10*time.Minute)); err != nil {
+		t.Fatalf("another proof: %v", err)
+	}
+	// Purging forgets only what expired before the cut.
+	if n, err := s.PurgeProofs(ctx, t0.Add(8*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("purge = %d, %v; want 1", n, err)
+	}
+	if err := s.UseProof(ctx, b, t0.Add(10*time.Minute)); !errors.Is(err, store.ErrProofReplayed) {
+		t.Errorf("unexpired proof forgotten by the purge: err = %v", err)
+	}
+	if err := s.UseProof(ctx, a, t0.Add(6*time.Minute)); err != nil {
+		t.Errorf("a purged proof is no longer known: %v", err)
+	}
+}
+
+func testConcurrentProofs(t *testing.T, s store.Store) { RaceProofs(t, s) }
+
+// RaceProofs shows one proof to the given stores from 32 goroutines at
+// once, in turn: exactly one use may succeed. A backend shared by several
+// nodes runs it with a store per node.
+func RaceProofs(t *testing.T, nodes ...store.Store) {
+	ctx := context.Background()
+	const n = 32
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = nodes[i%len(nodes)].UseProof(ctx, [32]byte{7}, t0.Add(6*time.Minute))
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, store.ErrProofReplayed):
+			t.Errorf("unexpected error %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d decisions bought with one proof, want 1", ok)
 	}
 }
