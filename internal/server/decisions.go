@@ -832,22 +832,29 @@ func (b *decisionBatcher) run() {
 		clear(b.pending[rest:])
 		b.pending = b.pending[:rest]
 		b.mu.Unlock()
-		ds := make([]store.Decision, len(batch))
-		for i, p := range batch {
-			ds[i] = p.d
-		}
-		err := b.store.RecordDecisions(context.Background(), ds)
-		if err != nil && len(batch) > 1 {
-			// One bad decision must not fail its neighbours.
-			for _, p := range batch {
-				p.err <- b.store.RecordDecisions(context.Background(), []store.Decision{p.d})
-			}
-		} else {
-			for _, p := range batch {
-				p.err <- err
-			}
-		}
+		b.commit(batch)
 		first = time.Now()
+	}
+}
+
+// commit stores a batch in one transaction and answers its decisions. One
+// bad decision must not fail its neighbours: a failed batch is split in
+// halves and each half tried again, so that the bad one fails alone after
+// about 2·log2(n) transactions instead of the n it would take to store
+// every decision of the batch on its own.
+func (b *decisionBatcher) commit(batch []pendingDecision) {
+	ds := make([]store.Decision, len(batch))
+	for i, p := range batch {
+		ds[i] = p.d
+	}
+	err := b.store.RecordDecisions(context.Background(), ds)
+	if err != nil && len(batch) > 1 {
+		b.commit(batch[:len(batch)/2])
+		b.commit(batch[len(batch)/2:])
+		return
+	}
+	for _, p := range batch {
+		p.err <- err
 	}
 }
 
