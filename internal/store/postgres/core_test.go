@@ -2,13 +2,13 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/healthgate/healthgate/internal/store"
+	"github.com/healthgate/healthgate/internal/store/storetest"
 )
 
 // TestCrossNodeCore races the nodes on what the conformance suite only
@@ -53,29 +53,10 @@ func TestCrossNodeCore(t *testing.T) {
 	})
 
 	t.Run("Replay", func(t *testing.T) {
-		var wg sync.WaitGroup
-		errs := make([]error, n)
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = nodes[i%2].RecordReport(ctx, store.Report{ID: fmt.Sprintf("r%d", i), DeviceID: "dev1", Nonce: "same-nonce",
-					NonceExp: t0.Add(5 * time.Minute), Received: t0, Tier: "affirming", Session: fmt.Sprintf("s%d", i)})
-			}()
-		}
-		wg.Wait()
-		ok := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				ok++
-			case !errors.Is(err, store.ErrNonceReplayed):
-				t.Errorf("unexpected error %v", err)
-			}
-		}
-		if ok != 1 {
-			t.Errorf("%d reports accepted for one nonce, want 1", ok)
-		}
+		storetest.Race(t, n, store.ErrNonceReplayed, func(i int) error {
+			return nodes[i%2].RecordReport(ctx, store.Report{ID: fmt.Sprintf("r%d", i), DeviceID: "dev1", Nonce: "same-nonce",
+				NonceExp: t0.Add(5 * time.Minute), Received: t0, Tier: "affirming", Session: fmt.Sprintf("s%d", i)})
+		})
 	})
 
 	t.Run("Secret", func(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -270,27 +269,7 @@ func testConcurrentProofs(t *testing.T, s store.Store) { RaceProofs(t, s) }
 // nodes runs it with a store per node.
 func RaceProofs(t *testing.T, nodes ...store.Store) {
 	ctx := context.Background()
-	const n = 32
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = nodes[i%len(nodes)].UseProof(ctx, [32]byte{7}, t0.Add(6*time.Minute))
-		}()
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, store.ErrProofReplayed):
-			t.Errorf("unexpected error %v", err)
-		}
-	}
-	if ok != 1 {
-		t.Errorf("%d decisions bought with one proof, want 1", ok)
-	}
+	Race(t, 32, store.ErrProofReplayed, func(i int) error {
+		return nodes[i%len(nodes)].UseProof(ctx, [32]byte{7}, t0.Add(6*time.Minute))
+	})
 }

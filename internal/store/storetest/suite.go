@@ -47,6 +47,31 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 }
 
+// Race makes n calls of fn at once and checks that exactly one succeeds
+// and every other fails with lost: what single use means, whichever
+// goroutine (or node) wins.
+func Race(t *testing.T, n int, lost error, fn func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
+	}
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, lost):
+			t.Errorf("call %d: unexpected error %v", i, err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d calls succeeded, want exactly 1", won, n)
+	}
+}
+
 var t0 = time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
 
 func device(id string) store.Device {
@@ -150,29 +175,12 @@ func testConcurrentReplays(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustEnroll(t, s, "dev1")
 	const n = 32
+	Race(t, n, store.ErrNonceReplayed, func(i int) error {
+		return s.RecordReport(ctx, report(fmt.Sprintf("r%d", i), "dev1", "same-nonce"))
+	})
+	// Distinct nonces in parallel all succeed.
 	var wg sync.WaitGroup
 	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.RecordReport(ctx, report(fmt.Sprintf("r%d", i), "dev1", "same-nonce"))
-		}()
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, store.ErrNonceReplayed):
-			t.Errorf("unexpected error %v", err)
-		}
-	}
-	if ok != 1 {
-		t.Errorf("%d reports accepted for one nonce, want 1", ok)
-	}
-	// Distinct nonces in parallel all succeed.
 	for i := range n {
 		wg.Add(1)
 		go func() {
