@@ -3,9 +3,14 @@ package main_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/healthgate/healthgate/client"
 	"github.com/healthgate/healthgate/internal/store/postgres/pgtest"
@@ -82,6 +87,40 @@ func TestPostgresTwoNodes(t *testing.T) {
 	if got, err := atB.Decision(ctx, d.ID); err != nil || got.Feedback != "legitimate" {
 		t.Errorf("feedback given at node A not seen at node B: %+v %v", got, err)
 	}
+	// Velocity is counted across nodes: payments of one account, made
+	// alternately at the two nodes, each see all the earlier ones, and
+	// the sixth in the hour asks for more proof (velocity_account), as it
+	// would at one node.
+	made := map[string]int{nodeA: 0, nodeB: 1} // decisions made at each node so far
+	clients := map[string]*client.Client{nodeA: atA, nodeB: atB}
+	for i := range 6 {
+		node, other := nodeA, nodeB
+		if i%2 == 1 {
+			node, other = nodeB, nodeA
+		}
+		d, err := clients[node].Decide(ctx, client.Transaction{Certificate: a.Certificate, Event: "payment", Account: "acct-velocity",
+			Amount: "10.00", Currency: "CNY", Payee: "Acme", MerchantURL: "https://shop.example/pay", Channel: "web"})
+		if err != nil {
+			t.Fatalf("payment %d: %v", i, err)
+		}
+		var v struct {
+			Velocity struct {
+				AccountPayments int `json:"account_payments_1h"`
+			} `json:"velocity"`
+		}
+		if err := json.Unmarshal(d.Signals, &v); err != nil {
+			t.Fatal(err)
+		}
+		if v.Velocity.AccountPayments != i {
+			t.Errorf("payment %d at %s counted %d earlier payments of the account, want %d", i, node, v.Velocity.AccountPayments, i)
+		}
+		if i == 5 && (d.Outcome != "step_up" || !slices.Contains(d.Reasons, "velocity_account")) {
+			t.Errorf("sixth payment in the hour across two nodes: %s %v, want step_up for velocity_account", d.Outcome, d.Reasons)
+		}
+		made[node]++
+		waitPeerDecisions(t, other, made[node])
+	}
+
 	// A key made by rotating in the shared database works at once at
 	// both nodes (revocation takes up to server.KeyCacheTTL, by design).
 	out, code = run(t, bin, "rp", "rotate", "shop", "--db", db)
@@ -97,6 +136,32 @@ func TestPostgresTwoNodes(t *testing.T) {
 			t.Errorf("rotated key refused at %s: %v", node, err)
 		}
 	}
+}
+
+// waitPeerDecisions waits until node has counted n decisions of the other
+// node (healthgate_peer_decisions_total on its /metrics).
+func waitPeerDecisions(t *testing.T, node string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	got := -1
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(node + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for line := range strings.Lines(string(body)) {
+			if v, ok := strings.CutPrefix(line, "healthgate_peer_decisions_total "); ok {
+				got, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		if got >= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s counted %d decisions of the other node, want %d", node, got, n)
 }
 
 func lastField(s string) string {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -69,6 +70,11 @@ type decisions struct {
 	accounts *accountSets
 	// findings maps health-policy finding codes to their remediation.
 	findings map[string]remediation
+	// loadedAt is when the velocity windows were loaded from the store,
+	// and loaded the ids of the decisions of the last moments before
+	// then, for watchPeers to take up from there.
+	loadedAt time.Time
+	loaded   map[string]time.Time
 	// The JSON of the fixed texts an answer carries, encoded once
 	// (decisionjson.go): per warning code its message and remediation,
 	// per finding its remediation.
@@ -101,16 +107,38 @@ func (s *Server) initDecisions(ctx context.Context) error {
 	if err := d.encodeTexts(); err != nil {
 		return err
 	}
-	// Rebuild the velocity windows from the last day of decisions.
-	since := s.opts.Now().Add(-risk.LongWindow)
-	if err := s.store.DecisionsSince(ctx, since, func(dec store.Decision) error {
+	// Rebuild the velocity windows from the last day of decisions. On a
+	// shared store, watchPeers goes on from here with the other nodes'
+	// decisions; it needs to know which of the last ones are counted.
+	d.loadedAt = s.opts.Now()
+	d.loaded = map[string]time.Time{}
+	if err := s.store.DecisionsSince(ctx, d.loadedAt.Add(-risk.LongWindow), func(dec store.Decision) error {
 		d.tracker.Observe(activity(dec))
+		if !dec.Created.Before(d.loadedAt.Add(-2 * store.WatchMargin)) {
+			d.loaded[dec.ID] = dec.Created
+		}
 		return nil
 	}); err != nil {
 		return fmt.Errorf("loading recent decisions: %w", err)
 	}
 	s.dec = d
 	return nil
+}
+
+// watchPeers counts the decisions other nodes sharing the store make in
+// this node's velocity windows and account sets, within milliseconds of
+// their commit, until ctx ends.
+func (s *Server) watchPeers(ctx context.Context, w store.DecisionWatcher) {
+	d := s.dec
+	w.WatchDecisions(ctx, d.loadedAt, d.loaded, func(dec store.Decision) {
+		d.tracker.Observe(activity(dec))
+		if dec.DeviceID != "" {
+			d.accounts.add(dec.RPID, dec.DeviceID, dec.Account)
+		}
+		s.metrics.peerDecisions.Inc()
+	}, func(err error) {
+		s.log.Warn("lost the watch on other nodes' decisions; reconnecting", slog.Any("err", err))
+	})
 }
 
 func activity(d store.Decision) risk.Activity {

@@ -206,6 +206,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	bgCtx, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	go s.background(bgCtx)
+	if w, ok := s.store.(store.DecisionWatcher); ok {
+		go s.watchPeers(bgCtx, w) // decisions.go
+	}
 	for _, p := range s.opts.PartnerPulls {
 		go s.pullLoop(bgCtx, p)
 	}
@@ -338,6 +341,9 @@ type metrics struct {
 	reports  *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	requests *prometheus.HistogramVec
+	// peerDecisions counts the decisions other nodes made that this one
+	// added to its velocity windows (decisions.go, watchPeers).
+	peerDecisions prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -353,8 +359,11 @@ func newMetrics() *metrics {
 			Name: "healthgate_http_request_duration_seconds", Help: "HTTP request latency by route and status class.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}, []string{"route", "code"}),
+		peerDecisions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "healthgate_peer_decisions_total", Help: "Decisions made by other nodes sharing the database, counted in this node's velocity windows.",
+		}),
 	}
-	m.reg.MustRegister(m.reports, m.rejected, m.requests,
+	m.reg.MustRegister(m.reports, m.rejected, m.requests, m.peerDecisions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

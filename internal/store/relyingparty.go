@@ -65,6 +65,28 @@ type RelyingPartyStore interface {
 	PurgeProofs(ctx context.Context, before time.Time) (int64, error)
 }
 
+// DecisionWatcher is implemented by a store several server nodes share
+// (PostgreSQL), so that each node's velocity windows and account sets also
+// count the decisions the others make.
+type DecisionWatcher interface {
+	// WatchDecisions calls fn, from one goroutine, once for each decision
+	// that another store handle (another node) has committed or commits,
+	// made at or after since - WatchMargin, except those named in known
+	// (by id, with when they were made): a node passes the recent ones it
+	// loaded itself. It keeps watching across lost connections, catching
+	// up on what was committed meanwhile, and returns when ctx ends.
+	// A decision passed to fn carries only ID, RPID, Created, Event,
+	// Account, DeviceID and AmountValue. lost, if not nil, is told each
+	// time the watch fails and is started again.
+	WatchDecisions(ctx context.Context, since time.Time, known map[string]time.Time, fn func(Decision), lost func(error)) error
+}
+
+// WatchMargin is how far a watcher reads back when it catches up: it
+// covers decisions committed some time after they were made (a batch's
+// wait, a notification on its way) and the clocks of nodes that disagree
+// by less than this.
+const WatchMargin = 10 * time.Second
+
 // API key scopes.
 const (
 	ScopeDecisions = "decisions"

@@ -7,7 +7,9 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -27,6 +29,9 @@ var migrations embed.FS
 // DB is a PostgreSQL-backed store.Store.
 type DB struct {
 	pool *pgxpool.Pool
+	// node names this handle (one server node) in the decisions it
+	// stores and announces, so that its watcher skips its own (watch.go).
+	node string
 }
 
 var _ store.Store = (*DB)(nil)
@@ -49,7 +54,12 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connecting to %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}
-	db := &DB{pool: pool}
+	node := make([]byte, 8)
+	if _, err := rand.Read(node); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	db := &DB{pool: pool, node: hex.EncodeToString(node)}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrating: %w", err)

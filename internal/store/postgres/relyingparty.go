@@ -167,8 +167,8 @@ var decisionChunks = [...]int{32, 16, 8, 4, 2, 1}
 // decisionInsertArgs their number: the arguments of one row.
 const (
 	decisionInsertColumns = `id, rp_id, created_at, event, account, device_id, amount, amount_value, currency, channel, payee,
-	merchant_host, ip_net, outcome, reasons, signals`
-	decisionInsertArgs = 16
+	merchant_host, ip_net, outcome, reasons, signals, node`
+	decisionInsertArgs = 17
 )
 
 // decisionInserts[i] inserts decisionChunks[i] rows.
@@ -233,13 +233,16 @@ func (db *DB) RecordDecisions(ctx context.Context, ds []store.Decision) error {
 				signals = []byte("{}")
 			}
 			args = append(args, d.ID, d.RPID, ms(d.Created), d.Event, d.Account, d.DeviceID, d.Amount, d.AmountValue,
-				d.Currency, d.Channel, d.Payee, d.MerchantHost, d.IPNet, d.Outcome, string(reasons), signals)
+				d.Currency, d.Channel, d.Payee, d.MerchantHost, d.IPNet, d.Outcome, string(reasons), signals, db.node)
 		}
 		b.Queue(decisionInserts[i], args...)
 	}
 	for _, d := range newPairs(ds) {
 		b.Queue(`INSERT INTO account_devices (rp_id, device_id, account, first_seen) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (rp_id, device_id, account) DO NOTHING`, d.RPID, d.DeviceID, d.Account, ms(d.Created))
+	}
+	if err := db.queueNotifications(b, ds); err != nil { // watch.go
+		return err
 	}
 	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
 		if isUnique(err) {
