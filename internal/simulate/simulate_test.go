@@ -23,15 +23,11 @@ func TestRunSmallFleet(t *testing.T) {
 	ctx := context.Background()
 	c := smallConfig()
 	c.DataDir = t.TempDir()
-	began := time.Now()
 	sum, err := Run(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d reports in %.1fs (%.0f/s); alerts: %d", sum.Timing.Reports, sum.Timing.Seconds, sum.Timing.ReportsPerSecond, len(sum.Alerts))
-	if d := time.Since(began); d > 20*time.Second {
-		t.Errorf("run took %v, want < 20s", d)
-	}
 	if got, want := len(sum.Days), c.Days; got != want {
 		t.Fatalf("days = %d, want %d", got, want)
 	}
