@@ -441,7 +441,12 @@ func lex(s string) ([]token, error) {
 			word := s[i:j]
 			up := strings.ToUpper(word)
 			switch {
-			case keywords[up] != "" && !(j < len(s) && s[j] == ':'):
+			// A word before ':' is an object type and after ':' or '.' a
+			// property name (network-traffic:start), whatever keyword it
+			// spells.
+			case j < len(s) && s[j] == ':' || afterPathSeparator(toks):
+				toks = append(toks, token{kind: tIdent, text: word, pos: i})
+			case keywords[up] != "":
 				toks = append(toks, token{kind: tKeyword, text: up, pos: i})
 			case up == "TRUE" || up == "FALSE":
 				toks = append(toks, token{kind: tBool, text: word, val: up == "TRUE", pos: i})
@@ -464,6 +469,16 @@ func prevIsPath(toks []token) bool {
 	}
 	t := toks[len(toks)-1]
 	return t.kind == tIdent || t.kind == tString || t.kind == tPunct && t.text == "]"
+}
+
+// afterPathSeparator says whether the last token is the ':' or '.' of an
+// object path, so the next word is a property name.
+func afterPathSeparator(toks []token) bool {
+	if len(toks) == 0 {
+		return false
+	}
+	t := toks[len(toks)-1]
+	return t.kind == tPunct && (t.text == ":" || t.text == ".")
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -185,6 +185,17 @@ func FormatTimestamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
+// FormatVersion formats an object version (its modified or created time)
+// exactly: millisecond precision, or more digits when t has them, so that
+// the string names that version and no other (TAXII match[version]).
+func FormatVersion(t time.Time) string {
+	s := t.UTC().Format("2006-01-02T15:04:05.000000000")
+	for strings.HasSuffix(s, "0") && len(s) > len("2006-01-02T15:04:05.000") {
+		s = s[:len(s)-1]
+	}
+	return s + "Z"
+}
+
 // FormatTimestampMicro formats t with microsecond precision (TAXII
 // date_added and the paging headers).
 func FormatTimestampMicro(t time.Time) string {

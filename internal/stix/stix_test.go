@@ -342,3 +342,108 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// TestValidateRejectsMore: properties whose shape STIX 2.1 fixes must not
+// pass unchecked.
+func TestValidateRejectsMore(t *testing.T) {
+	rel := `{"type":"relationship","spec_version":"2.1","id":"relationship--44298a74-ba52-4f0c-87a3-1824e67d7fad",
+"created":"2016-04-06T20:06:37.000Z","modified":"2016-04-06T20:06:37.000Z","relationship_type":"indicates",
+"source_ref":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","target_ref":"malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b"}`
+	sel := []string{"description"}
+	tests := []struct {
+		name string
+		raw  []byte
+		want string
+	}{
+		// STIX 2.1 section 3.2: created and modified are precise to the
+		// nearest millisecond.
+		{"created without milliseconds", withProp(t, goodIndicator, "created", "2014-05-08T09:00:00Z"), "created: must have at least millisecond precision"},
+		{"modified in tenths", withProp(t, goodIndicator, "modified", "2014-05-08T09:00:00.1Z"), "modified: must have at least millisecond precision"},
+		// Section 7.2.3: a list of {selectors, marking_ref | lang}. A RED
+		// marking that ObjectTLP cannot read must not slip through as if
+		// the object were unmarked.
+		{"granular markings not a list", withProp(t, goodIndicator, "granular_markings", map[string]any{"marking_ref": TLP2Red, "selectors": sel}), "granular_markings"},
+		{"granular marking without selectors", withProp(t, goodIndicator, "granular_markings", []any{map[string]any{"marking_ref": TLP2Red}}), "granular_markings[0]: selectors"},
+		{"granular marking_ref not a number", withProp(t, goodIndicator, "granular_markings", []any{map[string]any{"marking_ref": 5, "selectors": sel}}), "granular_markings"},
+		{"granular marking_ref of an identity", withProp(t, goodIndicator, "granular_markings", []any{map[string]any{"marking_ref": "identity--023d105b-752e-4e3c-941c-7d3f3cb15e9e", "selectors": sel}}), "marking-definition id"},
+		{"granular marking with nothing", withProp(t, goodIndicator, "granular_markings", []any{map[string]any{"selectors": sel}}), "exactly one of marking_ref and lang"},
+		{"granular marking unknown key", withProp(t, goodIndicator, "granular_markings", []any{map[string]any{"marking_ref": TLP2Red, "selectors": sel, "colour": "red"}}), "granular_markings"},
+		// Section 5.1: start_time and stop_time are timestamps, stop later.
+		{"relationship start_time", withProp(t, rel, "start_time", "yesterday"), "start_time"},
+		{"relationship stop before start", withProp(t, string(withProp(t, rel, "start_time", "2016-01-02T00:00:00Z")), "stop_time", "2016-01-01T00:00:00Z"), "stop_time must be later than start_time"},
+		// Section 2.8: both names are required.
+		{"kill chain phase without phase_name", withProp(t, goodIndicator, "kill_chain_phases", []any{map[string]any{"kill_chain_name": "lockheed-martin-cyber-kill-chain"}}), "kill_chain_phases[0]"},
+		// Section 2.5: source_name and at least one of description, url,
+		// external_id.
+		{"external reference with only a source", withProp(t, goodIndicator, "external_references", []any{map[string]any{"source_name": "x"}}), "external_references[0]"},
+		// Section 3.2: extensions is a dictionary.
+		{"extensions not an object", withProp(t, goodIndicator, "extensions", "x"), "extensions"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Validate(tt.raw)
+			if err == nil {
+				t.Fatal("Validate = nil error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not mention %q", err, tt.want)
+			}
+		})
+	}
+	// What the same rules allow.
+	for name, raw := range map[string][]byte{
+		"microseconds":     withProp(t, goodIndicator, "modified", "2014-05-08T09:00:00.123456Z"),
+		"granular TLP":     withProp(t, goodIndicator, "granular_markings", []any{map[string]any{"marking_ref": TLP2Red, "selectors": sel}}),
+		"granular lang":    withProp(t, goodIndicator, "granular_markings", []any{map[string]any{"lang": "fr", "selectors": sel}}),
+		"relationship":     withProp(t, string(withProp(t, rel, "start_time", "2016-01-01T00:00:00Z")), "stop_time", "2016-01-02T00:00:00Z"),
+		"kill chain phase": withProp(t, goodIndicator, "kill_chain_phases", []any{map[string]any{"kill_chain_name": "lockheed-martin-cyber-kill-chain", "phase_name": "delivery"}}),
+		"external ref":     withProp(t, goodIndicator, "external_references", []any{map[string]any{"source_name": "capec", "external_id": "CAPEC-163"}}),
+		"extensions":       withProp(t, goodIndicator, "extensions", map[string]any{"x-acme-ext": map[string]any{"a": 1}}),
+	} {
+		if _, err := Validate(raw); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestParsePatternKeywordNamedProperties: a property named like a keyword
+// (network-traffic:start, STIX 2.1 section 6.12) is a property in an
+// object path, not the START qualifier.
+func TestParsePatternKeywordNamedProperties(t *testing.T) {
+	for _, s := range []string{
+		`[network-traffic:start > t'2016-01-01T00:00:00Z']`,
+		`[network-traffic:start > t'2016-01-01T00:00:00Z' AND network-traffic:end < t'2016-01-02T00:00:00Z'] START t'2016-01-01T00:00:00Z' STOP t'2016-01-03T00:00:00Z'`,
+		`[x-acme:details.in = 'a']`,
+	} {
+		p, err := ParsePattern(s)
+		if err != nil {
+			t.Errorf("ParsePattern(%s): %v", s, err)
+			continue
+		}
+		if again, err := ParsePattern(p.String()); err != nil || again.String() != p.String() {
+			t.Errorf("round trip of %s: %v, %v", p, again, err)
+		}
+	}
+	// A keyword is still a keyword where a keyword goes.
+	if p, err := ParsePattern(`[file:name = 'a'] and [file:name = 'b']`); err != nil || p.Expr.(*ObservationBinary).Op != "AND" {
+		t.Errorf("lower-case and: %v, %v", p, err)
+	}
+}
+
+func TestFormatVersion(t *testing.T) {
+	for in, want := range map[string]string{
+		"2016-01-01T00:00:00Z":           "2016-01-01T00:00:00.000Z",
+		"2016-01-01T00:00:00.1Z":         "2016-01-01T00:00:00.100Z",
+		"2016-01-01T00:00:00.123456Z":    "2016-01-01T00:00:00.123456Z",
+		"2016-01-01T00:00:00.120000Z":    "2016-01-01T00:00:00.120Z",
+		"2016-01-01T00:00:00.123456789Z": "2016-01-01T00:00:00.123456789Z",
+	} {
+		ts, err := ParseTimestamp(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := FormatVersion(ts); got != want {
+			t.Errorf("FormatVersion(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -146,13 +147,13 @@ func Validate(raw []byte) (Object, error) {
 	} else if idType != typ {
 		problem("id %q does not start with the type %q", c.ID, typ)
 	}
-	created, err := ParseTimestamp(c.Created)
+	created, err := parseTimestampMilli(c.Created)
 	if err != nil {
 		problem("created: %v", err)
 	}
 	obj.Created, obj.Version = created, created
 	if typ != "marking-definition" {
-		modified, err := ParseTimestamp(c.Modified)
+		modified, err := parseTimestampMilli(c.Modified)
 		if err != nil {
 			problem("modified: %v", err)
 		} else if modified.Before(created) {
@@ -172,6 +173,18 @@ func Validate(raw []byte) (Object, error) {
 	for i, er := range c.ExternalReferences {
 		if er.SourceName == "" {
 			problem("external_references[%d]: source_name is required", i)
+		}
+		if er.Description == "" && er.URL == "" && er.ExternalID == "" {
+			problem("external_references[%d]: one of description, url and external_id is required", i)
+		}
+	}
+	if c.GranularMarkings != nil {
+		checkGranularMarkings(problem, c.GranularMarkings)
+	}
+	if c.Extensions != nil {
+		var ext map[string]json.RawMessage
+		if err := json.Unmarshal(c.Extensions, &ext); err != nil || ext == nil {
+			problem("extensions must be an object")
 		}
 	}
 
@@ -213,6 +226,19 @@ func Validate(raw []byte) (Object, error) {
 		if !regexp.MustCompile(`^[a-z0-9-]{1,250}$`).MatchString(v.RelationshipType) {
 			problem("relationship_type must be lower case letters, digits and hyphens")
 		}
+		var start time.Time
+		if v.StartTime != "" {
+			if start, err = ParseTimestamp(v.StartTime); err != nil {
+				problem("start_time: %v", err)
+			}
+		}
+		if v.StopTime != "" {
+			if stop, err := ParseTimestamp(v.StopTime); err != nil {
+				problem("stop_time: %v", err)
+			} else if !start.IsZero() && !stop.After(start) {
+				problem("stop_time must be later than start_time")
+			}
+		}
 		for name, ref := range map[string]string{"source_ref": v.SourceRef, "target_ref": v.TargetRef} {
 			if t, _, err := ParseID(ref); err != nil {
 				problem("%s: %v", name, err)
@@ -244,7 +270,7 @@ func Validate(raw []byte) (Object, error) {
 	}
 	if len(verr.Problems) > 0 {
 		if !obj.Version.IsZero() {
-			verr.Version = FormatTimestamp(obj.Version)
+			verr.Version = FormatVersion(obj.Version)
 		}
 		return Object{}, verr
 	}
@@ -257,6 +283,11 @@ func Validate(raw []byte) (Object, error) {
 }
 
 func validateIndicator(problem func(string, ...any), v *Indicator) *Pattern {
+	for i, k := range v.KillChainPhases {
+		if k.KillChainName == "" || k.PhaseName == "" {
+			problem("kill_chain_phases[%d]: kill_chain_name and phase_name are required", i)
+		}
+	}
 	from, err := ParseTimestamp(v.ValidFrom)
 	if err != nil {
 		problem("valid_from: %v", err)
@@ -346,6 +377,63 @@ func validHostname(s string) bool {
 		}
 	}
 	return true
+}
+
+// parseTimestampMilli parses created and modified, which STIX 2.1 (section
+// 3.2) requires to be precise to at least the millisecond.
+func parseTimestampMilli(s string) (time.Time, error) {
+	t, err := ParseTimestamp(s)
+	if err != nil {
+		return t, err
+	}
+	if _, frac, _ := strings.Cut(strings.TrimSuffix(s, "Z"), "."); len(frac) < 3 {
+		return time.Time{}, fmt.Errorf("must have at least millisecond precision (%q)", s)
+	}
+	return t, nil
+}
+
+// checkGranularMarkings checks granular_markings (STIX 2.1 section 7.2.3):
+// a non-empty list of markings, each with non-empty selectors and exactly
+// one of marking_ref (a marking-definition) and lang. ObjectTLP reads
+// marking_ref; a marking it could not read must not pass as no marking.
+func checkGranularMarkings(problem func(string, ...any), raw json.RawMessage) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
+		problem("granular_markings must be a non-empty list")
+		return
+	}
+	for i, item := range list {
+		var props map[string]json.RawMessage
+		if err := json.Unmarshal(item, &props); err != nil || props == nil {
+			problem("granular_markings[%d] must be an object", i)
+			continue
+		}
+		var g struct {
+			Selectors  []string `json:"selectors"`
+			MarkingRef *string  `json:"marking_ref"`
+			Lang       *string  `json:"lang"`
+		}
+		for k := range props {
+			if k != "selectors" && k != "marking_ref" && k != "lang" {
+				problem("granular_markings[%d]: unknown property %s", i, k)
+			}
+		}
+		if err := json.Unmarshal(item, &g); err != nil {
+			problem("granular_markings[%d]: selectors must be strings, marking_ref and lang a string", i)
+			continue
+		}
+		if len(g.Selectors) == 0 || slices.Contains(g.Selectors, "") {
+			problem("granular_markings[%d]: selectors must be a non-empty list of property paths", i)
+		}
+		switch {
+		case (g.MarkingRef == nil) == (g.Lang == nil):
+			problem("granular_markings[%d]: exactly one of marking_ref and lang is required", i)
+		case g.MarkingRef != nil:
+			checkRef(problem, fmt.Sprintf("granular_markings[%d].marking_ref", i), *g.MarkingRef, "marking-definition")
+		case *g.Lang == "":
+			problem("granular_markings[%d]: lang must not be empty", i)
+		}
+	}
 }
 
 func checkRef(problem func(string, ...any), name, ref string, types ...string) {

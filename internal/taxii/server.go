@@ -588,7 +588,7 @@ func (h *Handler) versions(w http.ResponseWriter, r *request) error {
 		Versions []string `json:"versions,omitempty"`
 	}{More: more, Next: next}
 	for _, o := range objs {
-		out.Versions = append(out.Versions, stix.FormatTimestamp(o.Version))
+		out.Versions = append(out.Versions, stix.FormatVersion(o.Version))
 	}
 	writeTAXII(w, http.StatusOK, out)
 	return nil
@@ -622,7 +622,7 @@ func (h *Handler) manifest(w http.ResponseWriter, r *request) error {
 	}{More: more, Next: next}
 	for _, o := range objs {
 		out.Objects = append(out.Objects, ManifestRecord{ID: o.ID, DateAdded: stix.FormatTimestampMicro(o.DateAdded),
-			Version: stix.FormatTimestamp(o.Version), MediaType: stix.MediaType})
+			Version: stix.FormatVersion(o.Version), MediaType: stix.MediaType})
 	}
 	writeTAXII(w, http.StatusOK, out)
 	return nil
@@ -688,7 +688,7 @@ func (h *Handler) addObjects(w http.ResponseWriter, r *request) error {
 	for _, raw := range env.Objects {
 		obj, err := stix.Validate(raw)
 		if err == nil && !slices.Contains(c.Types, obj.Type) {
-			err = &stix.ValidationError{ID: obj.ID, Version: stix.FormatTimestamp(obj.Version),
+			err = &stix.ValidationError{ID: obj.ID, Version: stix.FormatVersion(obj.Version),
 				Problems: []string{fmt.Sprintf("collection %s does not take %s objects", c.Alias, obj.Type)}}
 		}
 		if err != nil {
@@ -708,7 +708,7 @@ func (h *Handler) addObjects(w http.ResponseWriter, r *request) error {
 		}
 		objs = append(objs, store.TAXIIObject{ID: obj.ID, Type: obj.Type, SpecVersion: obj.SpecVersion, Version: obj.Version, Body: obj.Raw,
 			PostedBy: r.partner.ID, PosterOnly: PosterOnly(stix.ObjectTLP(obj.Raw))})
-		st.Successes = append(st.Successes, StatusDetails{ID: obj.ID, Version: stix.FormatTimestamp(obj.Version)})
+		st.Successes = append(st.Successes, StatusDetails{ID: obj.ID, Version: stix.FormatVersion(obj.Version)})
 	}
 	st.SuccessCount, st.FailureCount = len(st.Successes), len(st.Failures)
 	stBody, err := json.Marshal(st)

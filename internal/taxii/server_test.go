@@ -755,3 +755,46 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 	})
 }
+
+// TestVersionPrecision: an object version with more than millisecond
+// precision is named exactly in the manifest, the versions list and the
+// status, so a client can ask for it with match[version].
+func TestVersionPrecision(t *testing.T) {
+	o := newOrg(t)
+	tok := o.partner("w", nil, []string{"indicators"})
+	ind := indicator(1, t0)
+	ind["modified"] = "2026-11-29T08:00:00.123456Z"
+	id := ind["id"].(string)
+	a := o.do("POST", indicatorsPath+"objects/", tok, envelopeOf(ind, indicator(2, t0)))
+	var st Status
+	if err := json.Unmarshal(a.body, &st); err != nil || st.SuccessCount != 2 {
+		t.Fatalf("POST: %d %s", a.status, a.body)
+	}
+	want := map[string]string{id: "2026-11-29T08:00:00.123456Z", indicator(2, t0)["id"].(string): stix.FormatTimestamp(t0)}
+	for _, s := range st.Successes {
+		if s.Version != want[s.ID] {
+			t.Errorf("status: %s version %s, want %s", s.ID, s.Version, want[s.ID])
+		}
+	}
+	var man struct{ Objects []ManifestRecord }
+	json.Unmarshal(o.do("GET", indicatorsPath+"manifest/", tok, nil).body, &man)
+	if len(man.Objects) != 2 {
+		t.Fatalf("manifest: %+v", man)
+	}
+	for _, r := range man.Objects {
+		if r.Version != want[r.ID] {
+			t.Errorf("manifest: %s version %s, want %s", r.ID, r.Version, want[r.ID])
+		}
+	}
+	var vs struct{ Versions []string }
+	json.Unmarshal(o.do("GET", indicatorsPath+"objects/"+id+"/versions/", tok, nil).body, &vs)
+	if len(vs.Versions) != 1 || vs.Versions[0] != want[id] {
+		t.Errorf("versions = %v, want [%s]", vs.Versions, want[id])
+	}
+	for _, r := range man.Objects {
+		ids, _, _ := listIDs(t, o.do("GET", indicatorsPath+"objects/?match[version]="+url.QueryEscape(r.Version), tok, nil))
+		if len(ids) != 1 || ids[0] != r.ID {
+			t.Errorf("match[version]=%s (from the manifest) = %v, want [%s]", r.Version, ids, r.ID)
+		}
+	}
+}
