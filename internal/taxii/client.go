@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -31,11 +32,53 @@ type Client struct {
 	Token string       // HTTP Bearer token
 }
 
+// http returns the HTTP client. With a token, it refuses redirects that
+// would carry the token over plain http (Go forwards Authorization on a
+// redirect to the same host whatever the scheme).
 func (c *Client) http() *http.Client {
-	if c.HTTP != nil {
-		return c.HTTP
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &http.Client{Timeout: 30 * time.Second}
+	if c.Token == "" {
+		return hc
+	}
+	guarded := *hc
+	check := hc.CheckRedirect
+	guarded.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := tokenSafe(req.URL); err != nil {
+			return err
+		}
+		if check != nil {
+			return check(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &guarded
+}
+
+// tokenSafe refuses a URL the Bearer token must not travel to: plain http
+// to a host that is not loopback. Discovery answers and redirects come
+// from the server, so they are checked like the URL the operator gave.
+func tokenSafe(u *url.URL) error {
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	}
+	return fmt.Errorf("refusing to send the token to %s over plain http (https only, except to loopback)", u.Redacted())
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // RemoteError is a TAXII error answered by a server.
@@ -62,6 +105,11 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, v any) (
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return nil, err
+	}
+	if c.Token != "" {
+		if err := tokenSafe(req.URL); err != nil {
+			return nil, err
+		}
 	}
 	req.Header.Set("Accept", MediaType)
 	if body != nil {
@@ -257,8 +305,9 @@ type PullResult struct {
 	Complete bool
 }
 
-// Pull pages through a collection with next, validating every object
-// strictly, and returns where to resume.
+// Pull pages through a collection with next (or, from a server that says
+// more without next, with added_after; TAXII 2.1 section 3.4), validating
+// every object strictly, and returns where to resume.
 //
 // TAXII envelopes do not carry date_added, so the resume point comes from
 // the X-TAXII-Date-Added-Last header: after the last page it is that
@@ -273,9 +322,9 @@ func (c *Client) Pull(ctx context.Context, opts PullOptions) (PullResult, error)
 		opts.Limit = DefaultLimit
 	}
 	res := PullResult{AddedAfter: opts.AddedAfter}
-	next := ""
+	addedAfter, next := opts.AddedAfter, ""
 	for res.Pages < opts.MaxPages {
-		q := ObjectsQuery{Limit: opts.Limit, Types: opts.Types, AddedAfter: opts.AddedAfter, Next: next}
+		q := ObjectsQuery{Limit: opts.Limit, Types: opts.Types, AddedAfter: addedAfter, Next: next}
 		p, err := c.Objects(ctx, opts.CollectionURL, q)
 		if err != nil {
 			return res, err
@@ -314,13 +363,27 @@ func (c *Client) Pull(ctx context.Context, opts PullOptions) (PullResult, error)
 			res.Complete = true
 			return res, nil
 		}
-		if p.Next == "" {
-			return res, errors.New("the server said more but sent no next")
+		switch {
+		case p.Next != "":
+			if p.Next == next {
+				return res, errors.New("the server sent the same next twice")
+			}
+			next = p.Next
+		default:
+			// TAXII 2.1 section 3.4: more without next pages on with
+			// added_after = X-TAXII-Date-Added-Last. Objects sharing that
+			// date_added may not all be on this page: ask again from 1 µs
+			// before it when that still moves on (at worst re-reading a
+			// few), else from it.
+			after := p.DateAddedLast
+			if p.DateAddedFirst.Before(after) {
+				after = after.Add(-time.Microsecond)
+			}
+			if len(p.Objects) == 0 || !after.After(addedAfter) {
+				return res, errors.New("the server said more but sent neither next nor a later X-TAXII-Date-Added-Last")
+			}
+			addedAfter, next = after, ""
 		}
-		if len(p.Objects) == 0 {
-			return res, errors.New("the server said more but sent no objects")
-		}
-		next = p.Next
 	}
 	return res, nil
 }
