@@ -4,8 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // maxURLLen bounds the URLs CanonicalURL accepts, so a hostile page cannot
@@ -21,12 +25,18 @@ var ErrBadURL = errors.New("not a URL that can be canonicalised")
 //
 //   - tab, CR and LF are removed, leading and trailing spaces trimmed, the
 //     fragment dropped, and "http://" assumed when there is no scheme;
+//   - as browsers do, "http:" and "https:" may be followed by fewer than two
+//     slashes or by backslashes, and a backslash before the query is a
+//     slash (so it ends the host);
 //   - host, path and query are percent-unescaped repeatedly until no escape
 //     is left;
-//   - the host loses user info, port and leading/trailing dots, runs of dots
-//     become one, it is lower-cased, and a host that parses as an IPv4
-//     address in any inet_aton spelling (decimal, octal, hex, 1 to 4 parts)
-//     becomes dotted decimal;
+//   - the host loses user info, port and leading/trailing dots (ASCII or
+//     ideographic), runs of dots become one, it is lower-cased, an
+//     internationalised label becomes its Punycode ("xn--") form, a host
+//     that parses as an IPv4 address in any inet_aton spelling (decimal,
+//     octal, hex, 1 to 4 parts) becomes dotted decimal, and a bracketed
+//     IPv6 address takes its RFC 5952 spelling (anything else in brackets
+//     is an error);
 //   - "/./" and "/../" are resolved and runs of slashes collapsed in the
 //     path (not in the query), an empty path becomes "/";
 //   - finally every byte <= 0x20, >= 0x7f, '#' and '%' is escaped as %XX.
@@ -64,6 +74,18 @@ func canonicalParts(raw string) (scheme, host, path, query string, hasQuery bool
 	scheme = "http"
 	if i := strings.Index(raw, "://"); i > 0 && isScheme(raw[:i]) {
 		scheme, raw = lowerASCII(raw[:i]), raw[i+3:]
+	} else if s, rest, ok := strings.Cut(raw, ":"); ok && (lowerASCII(s) == "http" || lowerASCII(s) == "https") {
+		// "http:/host", "https:host", "http:\\\\host": what browsers read
+		// as http(s)://host.
+		scheme, raw = lowerASCII(s), rest
+		for n := 0; n < 2 && raw != "" && (raw[0] == '/' || raw[0] == '\\'); n++ {
+			raw = raw[1:]
+		}
+	}
+	if q := strings.IndexByte(raw, '?'); q >= 0 {
+		raw = strings.ReplaceAll(raw[:q], "\\", "/") + raw[q:]
+	} else {
+		raw = strings.ReplaceAll(raw, "\\", "/")
 	}
 	hostEnd := strings.IndexAny(raw, "/?")
 	if hostEnd < 0 {
@@ -81,6 +103,14 @@ func canonicalParts(raw string) (scheme, host, path, query string, hasQuery bool
 	if host == "" || strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
 		return "", "", "", "", false, ErrBadURL
 	}
+	if strings.HasPrefix(host, "[") {
+		inner, ok := strings.CutSuffix(host[1:], "]")
+		a, err := netip.ParseAddr(inner)
+		if !ok || err != nil || !a.Is6() || a.Zone() != "" {
+			return "", "", "", "", false, ErrBadURL
+		}
+		host = "[" + a.String() + "]"
+	}
 	path = rest
 	if i := strings.IndexByte(rest, '?'); i >= 0 {
 		path, query, hasQuery = rest[:i], rest[i+1:], true
@@ -89,10 +119,11 @@ func canonicalParts(raw string) (scheme, host, path, query string, hasQuery bool
 	if hasQuery {
 		query = escape(unescapeAll(query))
 	}
-	// A host that unescaped to '/', '?' or '@' keeps them escaped, or they
-	// would end it early when the result is read again.
-	host = strings.NewReplacer("/", "%2F", "?", "%3F", "@", "%40").Replace(escape(host))
-	path = escape(path)
+	// A host that unescaped to '/', '?', '@' or '\\' keeps them escaped, or
+	// they would end it early when the result is read again; so does a
+	// backslash in the path, which would become a slash.
+	host = strings.NewReplacer("/", "%2F", "?", "%3F", "@", "%40", "\\", "%5C").Replace(escape(host))
+	path = strings.ReplaceAll(escape(path), "\\", "%5C")
 	if len(scheme)+3+len(host)+len(path)+1+len(query) > maxURLLen {
 		return "", "", "", "", false, ErrBadURL // escaping made it too long
 	}
@@ -181,16 +212,53 @@ func escape(s string) string {
 	return b.String()
 }
 
+// ideographicDots are the full stops IDNA reads as '.'.
+var ideographicDots = strings.NewReplacer("\u3002", ".", "\uff0e", ".", "\uff61", ".")
+
 func canonicalHost(h string) string {
-	h = strings.Trim(h, ".")
+	h = strings.Trim(ideographicDots.Replace(h), ".")
 	for strings.Contains(h, "..") {
 		h = strings.ReplaceAll(h, "..", ".")
 	}
 	h = lowerASCII(h)
+	if !strings.HasPrefix(h, "[") {
+		h = asciiHost(h)
+	}
 	if ip, ok := parseInetAton(h); ok {
 		return ip
 	}
 	return h
+}
+
+// asciiHost turns each internationalised label of a host into its ASCII
+// ("xn--") form as browsers do: IDNA's UTS #46 mapping for lookup
+// (full-width letters and digits to ASCII, lower case, NFC, …), then
+// Punycode. A label IDNA refuses, or that is not valid UTF-8, is left
+// alone; escaping keeps it as bytes.
+func asciiHost(h string) string {
+	labels := strings.Split(h, ".")
+	changed := false
+	for i, l := range labels {
+		if isASCII(l) || !utf8.ValidString(l) {
+			continue
+		}
+		if a, err := idna.Lookup.ToASCII(l); err == nil && a != "" && !strings.Contains(a, ".") {
+			labels[i], changed = a, true
+		}
+	}
+	if !changed {
+		return h
+	}
+	return strings.Join(labels, ".")
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // parseInetAton parses an IPv4 address the way inet_aton does: one to four
@@ -351,7 +419,7 @@ func URLExpression(raw string) (string, error) {
 // "host/", which every URL on the host and its subdomains generates.
 func DomainExpression(domain string) (string, error) {
 	_, host, _, _, _, err := canonicalParts("http://" + strings.TrimSpace(domain) + "/")
-	if err != nil || strings.ContainsAny(domain, "/?#@") {
+	if err != nil || strings.ContainsAny(domain, "/\\?#@") {
 		return "", ErrBadURL
 	}
 	return host + "/", nil

@@ -129,3 +129,82 @@ func sorted(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// Spellings of one host that a browser treats as the same place must
+// canonicalise the same, or a listed phishing address is missed when it is
+// looked up in another spelling.
+func TestCanonicalURLEvasions(t *testing.T) {
+	for _, tt := range []struct{ name, in, want string }{
+		// Safe Browsing: an IDN host is looked up in its ASCII (Punycode)
+		// form, which is what browsers put in location.href.
+		{"IDN", "http://bücher.example/", "http://xn--bcher-kva.example/"},
+		{"IDN upper case", "http://BÜCHER.Example/", "http://xn--bcher-kva.example/"},
+		{"IDN escaped", "http://b%C3%BCcher.example/", "http://xn--bcher-kva.example/"},
+		{"IDN ideographic dot", "http://bücher。example/", "http://xn--bcher-kva.example/"},
+		{"IDN fullwidth dot", "http://bücher．example/", "http://xn--bcher-kva.example/"},
+		{"IDN Cyrillic look-alike", "https://pаypal.com/login", "https://xn--pypal-4ve.com/login"},
+		{"IDN several labels", "http://пример.испытание/", "http://xn--e1afmkfd.xn--80akhbyknj4f/"},
+		{"Punycode kept", "http://XN--BCHER-KVA.example/", "http://xn--bcher-kva.example/"},
+		// UTS #46 as browsers apply it: full-width letters fold to ASCII,
+		// NFC joins a decomposed ü, and ß stays ß (non-transitional).
+		{"IDN full-width", "http://ｅｘａｍｐｌｅ.com/", "http://example.com/"},
+		{"IDN decomposed", "http://bu\u0308cher.example/", "http://xn--bcher-kva.example/"},
+		{"IDN sharp s", "http://faß.de/", "http://xn--fa-hia.de/"},
+		{"not UTF-8 stays escaped", "http://\x01\x80.com/", "http://%01%80.com/"},
+		// IPv6 literals in every spelling of one address.
+		{"IPv6 zeros", "http://[2001:DB8:0:0:0:0:0:1]:443/a", "http://[2001:db8::1]/a"},
+		{"IPv6 compressed", "http://[2001:db8::1]/a", "http://[2001:db8::1]/a"},
+		{"IPv6 leading zeros", "http://[2001:0db8::0001]/a", "http://[2001:db8::1]/a"},
+		{"IPv6 escaped brackets", "http://%5B::1%5D/", "http://[::1]/"},
+		// Browsers read a backslash in a web URL as a slash: the host
+		// ends there, and what follows the '@' is path, not host.
+		{"backslash before at", "http://evil.example\\@good.example/", "http://evil.example/@good.example/"},
+		{"backslash path", "http://evil.example\\pay\\login", "http://evil.example/pay/login"},
+		// Browsers forgive missing or backward slashes after http(s):.
+		{"one slash", "http:/evil.example/x", "http://evil.example/x"},
+		{"no slash", "https:evil.example/x", "https://evil.example/x"},
+		{"backslashes", "http:\\\\evil.example\\x", "http://evil.example/x"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, err := CanonicalURL(tt.in); err != nil || got != tt.want {
+				t.Errorf("CanonicalURL(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"http://[::1", "http://[evil.example]/", "http://[1.2.3.4]/", "http://[::1]x/"} {
+		if got, err := CanonicalURL(bad); err == nil {
+			t.Errorf("CanonicalURL(%q) = %q, want an error", bad, got)
+		}
+	}
+	// A URL listed in one spelling is found when visited in another.
+	u, err := URLExpression("http://bücher.example/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exprs, _ := Expressions("http://www.xn--bcher-kva.example/login")
+	if !slices.Contains(exprs, u) {
+		t.Errorf("expressions %q lack the listed %q", exprs, u)
+	}
+}
+
+func TestNormalizeDomain(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"Evil.Example.", "evil.example"},
+		{"bücher.example", "xn--bcher-kva.example"},
+		{"xn--bcher-kva.example", "xn--bcher-kva.example"},
+		{"evil.example:443", "evil.example"},
+		{"my_host.evil.example", "my_host.evil.example"},
+	} {
+		n, err := Normalize(TypeDomain, tt.in)
+		if err != nil || n.Value != tt.want {
+			t.Errorf("Normalize(domain, %q) = %q, %v; want %q", tt.in, n.Value, err, tt.want)
+		}
+	}
+	// Values no browser can have as a host would never match: refuse them
+	// rather than list something that protects nobody.
+	for _, bad := range []string{"*.evil.example", "evil .example", "evil%00.example", "evil\x80.example", "evil!.example"} {
+		if n, err := Normalize(TypeDomain, bad); err == nil {
+			t.Errorf("Normalize(domain, %q) = %q, want an error", bad, n.Value)
+		}
+	}
+}

@@ -143,9 +143,11 @@ func Normalize(t Type, value string) (Normalized, error) {
 		}
 		return prefixed(c, expr), nil
 	case TypeDomain:
+		// A host no browser can have (a space, '*', escaped bytes) would
+		// never match: refuse it rather than list what protects nobody.
 		expr, err := DomainExpression(value)
-		if err != nil || !strings.Contains(expr, ".") {
-			return Normalized{}, fmt.Errorf("domain %q is not a host name", trim(value))
+		if err != nil || !strings.Contains(expr, ".") || !isHostName(strings.TrimSuffix(expr, "/")) {
+			return Normalized{}, fmt.Errorf("domain %q is not a host name (letters, digits, '-', '_' and dots; a domain already covers its subdomains)", trim(value))
 		}
 		return prefixed(strings.TrimSuffix(expr, "/"), expr), nil
 	case TypeIP:
@@ -202,6 +204,18 @@ func joinTypes() string {
 		s[i] = string(t)
 	}
 	return strings.Join(s, ", ")
+}
+
+// isHostName reports whether a canonical host has only the characters of
+// DNS names (ASCII after Punycode).
+func isHostName(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func isHex(s string) bool {
