@@ -59,13 +59,34 @@ func ParseImport(r io.Reader) ([]Record, error) {
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xef, 0xbb, 0xbf}) {
 		br.Discard(3) // a UTF-8 byte order mark, as spreadsheets write
 	}
-	// Peek at the first meaningful byte to tell JSON lines from CSV.
-	first, _ := br.Peek(maxImportLine)
-	trimmed := bytes.TrimLeft(first, " \t\r\n")
-	if len(trimmed) > 0 && trimmed[0] == '{' {
-		return parseJSONLines(br)
+	// Peek at the first line that is neither blank nor a comment to tell
+	// JSON lines from CSV.
+	head, _ := br.Peek(maxImportLine)
+	for len(head) > 0 {
+		var line []byte
+		line, head, _ = bytes.Cut(head, []byte("\n"))
+		if line = bytes.TrimSpace(line); len(line) > 0 && line[0] != '#' {
+			if line[0] == '{' {
+				return parseJSONLines(br)
+			}
+			break
+		}
 	}
 	return parseCSV(br)
+}
+
+// skippable reports whether a CSV record is blank (spaces, or only empty
+// cells as spreadsheets export them) or a comment indented with spaces.
+func skippable(fields []string) bool {
+	if len(fields) == 1 && strings.HasPrefix(strings.TrimSpace(fields[0]), "#") {
+		return true
+	}
+	for _, f := range fields {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 func parseJSONLines(r *bufio.Reader) ([]Record, error) {
@@ -115,9 +136,12 @@ func parseJSONLines(r *bufio.Reader) ([]Record, error) {
 func parseCSV(r io.Reader) ([]Record, error) {
 	cr := csv.NewReader(io.LimitReader(r, 1<<30))
 	cr.Comment = '#'
-	cr.FieldsPerRecord = 0
+	cr.FieldsPerRecord = -1 // checked below, once blank lines are skipped
 	cr.ReuseRecord = true
 	header, err := cr.Read()
+	for err == nil && skippable(header) {
+		header, err = cr.Read()
+	}
 	if errors.Is(err, io.EOF) {
 		return nil, errors.New("the file has no indicators")
 	}
@@ -128,23 +152,25 @@ func parseCSV(r io.Reader) ([]Record, error) {
 		}
 		return nil, err
 	}
+	hline, _ := cr.FieldPos(0)
 	col := map[string]int{}
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(h))
 		if !slices.Contains(importColumns, h) {
-			return nil, fmt.Errorf("line 1: unknown column %q (want %s)", trim(h), strings.Join(importColumns, ", "))
+			return nil, fmt.Errorf("line %d: unknown column %q (want %s)", hline, trim(h), strings.Join(importColumns, ", "))
 		}
 		if _, dup := col[h]; dup {
-			return nil, fmt.Errorf("line 1: column %q twice", h)
+			return nil, fmt.Errorf("line %d: column %q twice", hline, h)
 		}
 		col[h] = i
 	}
 	if _, ok := col["type"]; !ok {
-		return nil, errors.New("line 1: the header must name a type column (a CSV file starts with a header: type,value,…)")
+		return nil, fmt.Errorf("line %d: the header must name a type column (a CSV file starts with a header: type,value,…)", hline)
 	}
 	if _, ok := col["value"]; !ok {
-		return nil, errors.New("line 1: the header must name a value column")
+		return nil, fmt.Errorf("line %d: the header must name a value column", hline)
 	}
+	columns := len(header) // header is reused by the next Read
 	var out []Record
 	for {
 		fields, err := cr.Read()
@@ -158,15 +184,18 @@ func parseCSV(r io.Reader) ([]Record, error) {
 			}
 			return nil, err
 		}
+		if skippable(fields) {
+			continue
+		}
 		line, _ := cr.FieldPos(0)
+		if len(fields) != columns {
+			return nil, fmt.Errorf("line %d: %d fields, the header has %d", line, len(fields), columns)
+		}
 		get := func(name string) string {
 			if i, ok := col[name]; ok && i < len(fields) {
 				return strings.TrimSpace(fields[i])
 			}
 			return ""
-		}
-		if len(fields) == 1 && strings.TrimSpace(fields[0]) == "" {
-			continue
 		}
 		rec, err := newRecord(get("type"), get("value"), get("source"), get("confidence"), get("ttl"), get("reason"), get("status"))
 		if err != nil {

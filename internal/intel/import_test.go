@@ -31,6 +31,16 @@ func TestParseImport(t *testing.T) {
 		{"csv bad quote", "type,value\ntool,\"any\"desk\"\n", 0, "line 2:"},
 		{"empty", "", 0, "no indicators"},
 		{"header only", "type,value\n", 0, "no indicators"},
+		{"jsonl starting with a comment", "# exported by the bank\n" + `{"type":"tool","value":"anydesk"}` + "\n", 1, ""},
+		{"jsonl starting with blank lines and comments", "\n  \n# a\n\t# b\n" + `{"type":"tool","value":"anydesk"}`, 1, ""},
+		{"csv starting with a comment", "# exported by the bank\ntype,value\ntool,anydesk\n", 1, ""},
+		{"csv blank line with spaces", "type,value\ntool,anydesk\n   \ndomain,evil.example\n", 2, ""},
+		{"csv indented comment", "type,value\ntool,anydesk\n  # checked by J.\ndomain,evil.example\n", 2, ""},
+		{"csv empty cells as spreadsheets export", "type,value,source\ntool,anydesk,bank\n,,\n , ,\n", 1, ""},
+		{"csv starting with an indented comment", "  # exported by the bank\n\ntype,value\ntool,anydesk\n", 1, ""},
+		{"csv header after a comment", "# exported by the bank\ntype,colour\n", 0, "line 2: unknown column"},
+		{"csv too few fields", "type,value,source\ntool,anydesk,bank\ndomain,evil.example\n", 0, "line 3: 2 fields, the header has 3"},
+		{"csv too many fields", "type,value\ntool,anydesk\nip,1.2.3.4,\n", 0, "line 3: 3 fields, the header has 2"},
 		{"long line", `{"type":"tool","value":"` + strings.Repeat("a", 20000) + `"}`, 0, "line 1: longer than"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
