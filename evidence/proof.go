@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,6 +56,34 @@ type Proof struct {
 	// ID makes every proof unique (SignProof fills it), so the service can
 	// refuse a proof used twice even for two identical payments.
 	ID string `json:"jti,omitempty"`
+}
+
+// URLOrigin returns the origin of an http(s) URL the way browsers write it
+// in the Origin header, which is what a proof made for a checkout page
+// names in aud: lower-case scheme and host, and the port only when it is
+// not the scheme's default.
+func URLOrigin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Opaque != "" || u.Hostname() == "" {
+		return "", fmt.Errorf("%q is not an http(s) URL with a host", raw)
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("%q has a bad port", raw)
+		}
+		if !(u.Scheme == "http" && n == 80 || u.Scheme == "https" && n == 443) {
+			host += ":" + strconv.Itoa(n)
+		}
+	}
+	return u.Scheme + "://" + host, nil
 }
 
 // MaxProofAge bounds how old a proof may be when the decision is made.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,8 +66,9 @@ func (a *Agent) CheckoutOrigins(ctx context.Context) ([]string, error) {
 //
 // The proof is a JWS by the device key over the transaction hash and the
 // page's origin, so a certificate copied off this device is useless
-// elsewhere. Only allowlisted origins are answered, the Host header must be
-// a loopback address (DNS rebinding), requests are rate-limited per origin,
+// elsewhere; merchant_url must be a page of that origin. Only allowlisted
+// origins are answered, the Host header must be a loopback address and the
+// listening port (DNS rebinding), requests are rate-limited per origin,
 // and nothing but the certificate (which the origin's platform receives
 // anyway) leaves the device.
 func (a *Agent) LocalHandler(opts LocalOptions) *Local {
@@ -96,8 +98,29 @@ func (h *Local) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.l.handler.
 func (h *Local) SetOrigins(origins []string) { h.l.SetOrigins(origins) }
 
 func (l *local) SetOrigins(origins []string) {
-	o := slices.Clone(origins)
+	o := make([]string, 0, len(origins))
+	for _, s := range origins {
+		if w := webOrigin(s); w != "" {
+			o = append(o, w)
+		}
+	}
 	l.origins.Store(&o)
+}
+
+// webOrigin returns an allowlist entry as a browser serialises it in the
+// Origin header (lower-case scheme and host, no default port, no path), or
+// "" when it is not an http(s) origin; "null" never is.
+func webOrigin(s string) string {
+	s = strings.TrimSpace(s)
+	u, err := url.Parse(s)
+	if err != nil || u.User != nil || u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return ""
+	}
+	o, err := evidence.URLOrigin(s)
+	if err != nil {
+		return ""
+	}
+	return o
 }
 
 type local struct {
@@ -139,13 +162,28 @@ func (l *local) take(origin string) bool {
 	return true
 }
 
+// loopbackHost reports whether the Host header names this endpoint: a
+// loopback address or "localhost", and the port the request came in on. A
+// page that reached the agent by DNS rebinding sends its own host name.
+func loopbackHost(r *http.Request) bool {
+	host, port, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host, port = r.Host, "80"
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return false
+	}
+	if addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if _, want, err := net.SplitHostPort(addr.String()); err == nil && port != want {
+			return false
+		}
+	}
+	return true
+}
+
 func (l *local) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.Host)
-		if err != nil {
-			host = r.Host
-		}
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if !loopbackHost(r) {
 			localError(w, http.StatusForbidden, "bad_host", "the agent answers only on loopback")
 			return
 		}
@@ -160,9 +198,13 @@ func (l *local) guard(next http.Handler) http.Handler {
 		if r.Method == http.MethodOptions {
 			h.Set("Access-Control-Allow-Methods", "GET, POST")
 			h.Set("Access-Control-Allow-Headers", "Content-Type")
-			// Chrome's Private/Local Network Access preflight.
+			// Chrome's Private Network Access preflight, and the same
+			// under its Local Network Access name.
 			if r.Header.Get("Access-Control-Request-Private-Network") == "true" {
 				h.Set("Access-Control-Allow-Private-Network", "true")
+			}
+			if r.Header.Get("Access-Control-Request-Local-Network") == "true" {
+				h.Set("Access-Control-Allow-Local-Network", "true")
 			}
 			h.Set("Access-Control-Max-Age", "600")
 			w.WriteHeader(http.StatusNoContent)
@@ -217,16 +259,37 @@ type proofResponse struct {
 	Tier        string    `json:"tier"`
 }
 
+// maxProofBody bounds a proof request.
+const maxProofBody = 16 << 10
+
 func (l *local) proof(w http.ResponseWriter, r *http.Request) {
 	var req proofRequest
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxProofBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&req)
 	if err == nil {
-		dec := json.NewDecoder(strings.NewReader(string(body)))
-		dec.DisallowUnknownFields()
-		err = dec.Decode(&req)
+		if _, next := dec.Token(); next != io.EOF {
+			err = errors.New("something follows the object")
+			if next != nil {
+				err = next
+			}
+		}
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		localError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", maxProofBody))
+		return
 	}
 	if err != nil {
-		localError(w, http.StatusBadRequest, "bad_request", "body must be {\"transaction\": {…}}")
+		localError(w, http.StatusBadRequest, "bad_request", "body must be one object {\"transaction\": {…}} with nothing after it: "+err.Error())
+		return
+	}
+	// The proof's audience is the asking page, so the payment must be on
+	// that page's site (the service checks the same): a page cannot have
+	// the device vouch for a payment elsewhere or for one naming no site.
+	origin := r.Header.Get("Origin")
+	if o, err := evidence.URLOrigin(req.Transaction.MerchantURL); err != nil || o != origin {
+		localError(w, http.StatusBadRequest, "bad_transaction", "transaction merchant_url must be a page of "+origin+", the page asking")
 		return
 	}
 	hash, err := evidence.TransactionHash(req.Transaction)
@@ -239,7 +302,7 @@ func (l *local) proof(w http.ResponseWriter, r *http.Request) {
 		localError(w, http.StatusServiceUnavailable, "no_certificate", "the agent could not get a health certificate: "+err.Error())
 		return
 	}
-	proof, err := evidence.SignProof(evidence.Proof{TxHash: hash, Origin: r.Header.Get("Origin"), IssuedAt: l.opts.Now().Unix()}, l.a.key)
+	proof, err := evidence.SignProof(evidence.Proof{TxHash: hash, Origin: origin, IssuedAt: l.opts.Now().Unix()}, l.a.key)
 	if err != nil {
 		localError(w, http.StatusInternalServerError, "sign_failed", "the device key could not sign")
 		return

@@ -210,3 +210,153 @@ func TestLocalSetOrigins(t *testing.T) {
 		t.Errorf("origin removed from the allowlist still answered: %d", rec.Code)
 	}
 }
+
+// The allowlist the server publishes is matched the way browsers serialise
+// an Origin header: lower-case scheme and host, no default port, no slash.
+// "null" (sandboxed frames, file: pages) is never answered, whatever the
+// list says.
+func TestLocalOriginAllowlistNormalised(t *testing.T) {
+	a := newTestAgent(t)
+	h := a.LocalHandler(LocalOptions{Origins: []string{"HTTPS://Shop.Example:443/", "null", "http://LocalHost:8080", "https://pay.example/checkout", "ftp://files.example"}})
+	tests := []struct {
+		origin string
+		status int
+	}{
+		{"https://shop.example", 204},
+		{"http://localhost:8080", 204},
+		{"null", 403},
+		{"http://shop.example", 403},       // http is not https
+		{"https://shop.example:8443", 403}, // another port
+		{"https://SHOP.example", 403},      // browsers never send this spelling
+		{"https://shop.example/", 403},     // nor this
+		{"https://pay.example", 403},       // a URL with a path is not an origin
+		{"ftp://files.example", 403},       // not a web page origin
+		{"https://shop.example.evil", 403}, // suffix
+		{"https://evil.shop.example", 403}, // subdomain
+		{"https://shop.example:443", 403},  // default port is never sent
+		{"http://localhost:8080/x", 403},   // path
+		{"https://shop.example\n", 403},    // junk
+		{"https://user@shop.example", 403}, // user info
+		{"http://localhost:08080", 403},    // port spelling
+		{"http://localhost", 403},          // port missing
+		{"https://shop.example:", 403},     // empty port
+		{"https://shop.example.", 403},     // trailing dot
+		{"https://xn--shop.example", 403},  // another host
+		{"https://shop.example:443/", 403}, // the list's spelling is not a browser's
+		{"HTTPS://Shop.Example:443/", 403}, // idem
+	}
+	for _, tt := range tests {
+		t.Run(tt.origin, func(t *testing.T) {
+			rec := localRequest(h, http.MethodOptions, "127.0.0.1:17853", tt.origin, "")
+			if got, want := rec.Code, tt.status; got != want {
+				t.Errorf("preflight from %q: status = %d, want %d (%s)", tt.origin, got, want, rec.Body)
+			}
+			acao := rec.Header().Get("Access-Control-Allow-Origin")
+			if tt.status == 204 && acao != tt.origin || tt.status != 204 && acao != "" {
+				t.Errorf("ACAO = %q", acao)
+			}
+		})
+	}
+}
+
+// Chrome's Local Network Access preflight asks with its own header name and
+// wants the matching answer.
+func TestLocalPreflightLocalNetwork(t *testing.T) {
+	a := newTestAgent(t)
+	h := a.LocalHandler(LocalOptions{Origins: []string{shop}})
+	req := httptest.NewRequest(http.MethodOptions, "http://127.0.0.1:17853/v1/proof", nil)
+	req.Header.Set("Origin", shop)
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Local-Network", "true")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("preflight: %d %s", rec.Code, rec.Body)
+	}
+	if got := rec.Header().Get("Access-Control-Allow-Local-Network"); got != "true" {
+		t.Errorf("Access-Control-Allow-Local-Network = %q, want true", got)
+	}
+	if got := rec.Header().Get("Access-Control-Allow-Private-Network"); got != "" {
+		t.Errorf("Access-Control-Allow-Private-Network = %q without being asked", got)
+	}
+}
+
+// The Host header names the address the agent listens on: another port or
+// another name is a page that reached it by DNS rebinding or a proxy.
+func TestLocalHostMustBeListenAddress(t *testing.T) {
+	a := newTestAgent(t)
+	hs := httptest.NewServer(a.LocalHandler(LocalOptions{Origins: []string{shop}}))
+	defer hs.Close()
+	_, port, _ := strings.Cut(strings.TrimPrefix(hs.URL, "http://"), ":")
+	for _, tt := range []struct {
+		host   string
+		status int
+	}{
+		{"127.0.0.1:" + port, 204},
+		{"localhost:" + port, 204},
+		{"127.0.0.1:1", 403},
+		{"localhost:1", 403},
+		{"127.0.0.1", 403},
+		{"evil.example:" + port, 403},
+		{"127.0.0.1.evil.example:" + port, 403},
+	} {
+		req, _ := http.NewRequest(http.MethodOptions, hs.URL+"/v1/proof", nil)
+		req.Host = tt.host
+		req.Header.Set("Origin", shop)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("Host %q: status = %d, want %d", tt.host, resp.StatusCode, tt.status)
+		}
+	}
+}
+
+// A proof is only made for a well-formed request over a transaction on the
+// asking page's own site; anything else is refused with a reason, before
+// the device key signs.
+func TestLocalProofRefusesBadRequests(t *testing.T) {
+	a := newTestAgent(t)
+	h := a.LocalHandler(LocalOptions{Origins: []string{shop, "http://127.0.0.1:8080"}, RatePerMinute: 1000})
+	tx := func(merchantURL string) string {
+		return strings.Replace(txBody, "https://shop.example/checkout", merchantURL, 1)
+	}
+	tests := []struct {
+		name, origin, body string
+		status             int
+		code, msg          string
+	}{
+		{"trailing garbage", shop, txBody + "garbage", 400, "bad_request", "after"},
+		{"two objects", shop, txBody + tx("https://other.example/"), 400, "bad_request", "after"},
+		{"unknown field", shop, `{"transaction":{"amount":"1"},"sign":"anything"}`, 400, "bad_request", `"sign"`},
+		{"too large", shop, `{"transaction":{"account":"` + strings.Repeat("a", 20<<10) + `"}}`, 413, "too_large", "bytes"},
+		{"empty transaction", shop, `{"transaction":{}}`, 400, "bad_transaction", "merchant_url"},
+		{"no transaction", shop, `{}`, 400, "bad_transaction", "merchant_url"},
+		{"merchant on another site", shop, tx("https://evil.example/checkout"), 400, "bad_transaction", "merchant_url"},
+		{"merchant over http", shop, tx("http://shop.example/checkout"), 400, "bad_transaction", "merchant_url"},
+		{"merchant on another port", shop, tx("https://shop.example:8443/checkout"), 400, "bad_transaction", "merchant_url"},
+		{"merchant not a URL", shop, tx("shop.example/checkout"), 400, "bad_transaction", "merchant_url"},
+		{"merchant loopback page", "http://127.0.0.1:8080", tx("http://127.0.0.1:9090/"), 400, "bad_transaction", "merchant_url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := localRequest(h, http.MethodPost, "127.0.0.1:17853", tt.origin, tt.body)
+			if got, want := rec.Code, tt.status; got != want {
+				t.Errorf("status = %d, want %d (%s)", got, want, rec.Body)
+			}
+			var resp struct {
+				Error struct{ Code, Message string }
+				Proof string
+			}
+			json.Unmarshal(rec.Body.Bytes(), &resp)
+			if resp.Proof != "" {
+				t.Error("a proof was signed")
+			}
+			if resp.Error.Code != tt.code || !strings.Contains(resp.Error.Message, tt.msg) {
+				t.Errorf("error = %+v, want code %s and a message naming %q", resp.Error, tt.code, tt.msg)
+			}
+		})
+	}
+}

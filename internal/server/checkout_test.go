@@ -145,6 +145,13 @@ func TestProofReplay(t *testing.T) {
 	if status != 400 || errCode(m) != "proof_invalid" || !strings.Contains(m["error"].(map[string]any)["message"].(string), "already used") {
 		t.Errorf("replayed proof: %d %v", status, m)
 	}
+	// merchant_url in another spelling of the same origin (as a platform
+	// might send it) matches what the browser told the agent.
+	spelled := evidence.Transaction{Account: "u1", Amount: "10", Currency: "CNY", Payee: "p", MerchantURL: "HTTPS://Shop.Example:443/pay"}
+	if status, m := e.call("POST", "/v1/decisions", key, jsonBody(map[string]any{"event": "payment", "account": "u1", "amount": "10",
+		"currency": "CNY", "payee": "p", "merchant_url": spelled.MerchantURL, "certificate": cert, "proof": d.proof(spelled, d.key)})); status != 200 {
+		t.Errorf("merchant_url with upper case and the default port: %d %v", status, m)
+	}
 	// A fresh proof for the same payment is fine.
 	body2 := jsonBody(map[string]any{"event": "payment", "account": "u1", "amount": "10", "currency": "CNY", "payee": "p",
 		"merchant_url": tx.MerchantURL, "certificate": cert, "proof": d.proof(tx, d.key)})
@@ -182,8 +189,8 @@ func TestProofReplay(t *testing.T) {
 		return n
 	}
 	e.srv.Maintain(context.Background())
-	if n := usedProofs(); n != 2 {
-		t.Errorf("%d used proofs kept, want 2", n)
+	if n := usedProofs(); n != 3 {
+		t.Errorf("%d used proofs kept, want 3", n)
 	}
 	e.clock.Add(evidence.MaxProofAge + 2*time.Minute)
 	e.srv.Maintain(context.Background())

@@ -560,11 +560,14 @@ func (s *Server) checkProof(ctx context.Context, tx validTx, claims *token.Claim
 		return bad("proof was signed for a different transaction", nil)
 	}
 	// The agent signs for the page origin that asked it; a proof made for
-	// one shop's page does not vouch for a payment at another. (An app
-	// payment names no merchant_url: nothing to compare.)
-	if tx.MerchantURL != "" {
-		if u, err := url.Parse(tx.MerchantURL); err != nil || u.Scheme+"://"+u.Host != p.Origin {
-			return bad("proof was made for another site than merchant_url", nil)
+	// one shop's page does not vouch for a payment at another, nor for one
+	// that names no site.
+	if p.Origin != "" || tx.MerchantURL != "" {
+		if tx.MerchantURL == "" {
+			return bad("proof was made for a page of "+p.Origin+": merchant_url must name that page", nil)
+		}
+		if o, err := evidence.URLOrigin(tx.MerchantURL); err != nil || o != p.Origin {
+			return bad("proof was made for another site than merchant_url", err)
 		}
 	}
 	// Last, once it is known good: a proof taken off the wire cannot buy

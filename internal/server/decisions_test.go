@@ -215,9 +215,9 @@ func TestDecisionVelocity(t *testing.T) {
 	cert := d.certificate(nil)
 	var last map[string]any
 	for i := range 7 {
-		tx := evidence.Transaction{Account: "u1", Amount: "10", Currency: "CNY"}
+		tx := evidence.Transaction{Account: "u1", Amount: "10", Currency: "CNY", MerchantURL: "https://shop.example/pay"}
 		_, last = e.call("POST", "/v1/decisions", key, jsonBody(map[string]any{"event": "payment", "account": "u1",
-			"amount": "10", "currency": "CNY", "certificate": cert, "proof": d.proof(tx, d.key)}))
+			"amount": "10", "currency": "CNY", "merchant_url": tx.MerchantURL, "certificate": cert, "proof": d.proof(tx, d.key)}))
 		if i == 0 && last["outcome"] != "allow" {
 			t.Fatalf("first payment: %v", last)
 		}
@@ -314,6 +314,14 @@ func TestDecisionBadInput(t *testing.T) {
 			m["proof"] = d.proof(other, d.key)
 		}), 400, "proof_invalid"},
 		{"proof garbage", base(func(m map[string]any) { m["proof"] = "a.b.c" }), 400, "proof_invalid"},
+		// The proof was made for https://shop.example: a payment naming
+		// no site, or another one, is not what the device vouched for.
+		{"proof for a page, no merchant_url", base(func(m map[string]any) { m["proof"] = d.proof(tx, d.key) }), 400, "proof_invalid"},
+		{"proof for another site", base(func(m map[string]any) {
+			other := tx
+			other.MerchantURL = "https://shop.example.evil/pay"
+			m["merchant_url"], m["proof"] = other.MerchantURL, d.proof(other, d.key)
+		}), 400, "proof_invalid"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := e.decisionRows()
