@@ -134,7 +134,7 @@ func parseJSONLines(r *bufio.Reader) ([]Record, error) {
 }
 
 func parseCSV(r io.Reader) ([]Record, error) {
-	cr := csv.NewReader(io.LimitReader(r, 1<<30))
+	cr := csv.NewReader(&cappedReader{r: r, left: maxImportBytes})
 	cr.Comment = '#'
 	cr.FieldsPerRecord = -1 // checked below, once blank lines are skipped
 	cr.ReuseRecord = true
@@ -268,4 +268,29 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("lifetime %q is not a duration like 12h or 7d", trim(s))
 	}
 	return d, nil
+}
+
+// maxImportBytes bounds a CSV file (JSON lines are bounded per line); a
+// variable so that a test can lower it.
+var maxImportBytes int64 = 1 << 30
+
+// cappedReader fails a read past left bytes, where io.LimitReader would
+// end the file quietly and cut its last record short.
+type cappedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.left < 0 {
+		return 0, fmt.Errorf("the file is larger than %d bytes", maxImportBytes)
+	}
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1] // one byte more tells a file at the bound from a larger one
+	}
+	n, err := c.r.Read(p)
+	if c.left -= int64(n); c.left < 0 {
+		return n - 1, fmt.Errorf("the file is larger than %d bytes", maxImportBytes)
+	}
+	return n, err
 }

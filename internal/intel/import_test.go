@@ -64,3 +64,18 @@ func TestParseImport(t *testing.T) {
 		t.Errorf("record = %+v", r)
 	}
 }
+
+// TestParseImportTooLarge: a CSV file over the size bound fails; it is
+// not cut short at the bound, which would import a truncated last record.
+func TestParseImportTooLarge(t *testing.T) {
+	defer func(n int64) { maxImportBytes = n }(maxImportBytes)
+	file := "type,value\ndomain,evil.example\ndomain,evil-two.example\n"
+	maxImportBytes = int64(len(file) - 5) // inside the last record: "domain,evil-tw"
+	if recs, err := ParseImport(strings.NewReader(file)); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("ParseImport = %d records, %v; want the file refused as too large", len(recs), err)
+	}
+	maxImportBytes = int64(len(file))
+	if recs, err := ParseImport(strings.NewReader(file)); err != nil || len(recs) != 2 {
+		t.Errorf("at the bound: %d records, %v; want 2", len(recs), err)
+	}
+}
