@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,9 +52,12 @@ func (a announcedDecision) decision() store.Decision {
 		DeviceID: a.Device, AmountValue: a.Amount}
 }
 
+// announcementHead is how every announcement of a node begins.
+func announcementHead(node string) string { return `{"node":"` + node + `","ds":[` }
+
 // queueNotifications adds to b the announcements of ds, as few as fit.
 func (db *DB) queueNotifications(b *pgx.Batch, ds []store.Decision) error {
-	head := `{"node":"` + db.node + `","ds":[`
+	head := announcementHead(db.node)
 	buf := []byte(head)
 	n := 0
 	flush := func() {
@@ -93,7 +97,7 @@ const (
 // WatchDecisions implements store.DecisionWatcher. lost, if not nil, is
 // told each time the watch connection fails; the watcher reconnects.
 func (db *DB) WatchDecisions(ctx context.Context, since time.Time, known map[string]time.Time, fn func(store.Decision), lost func(error)) error {
-	w := &watcher{db: db, fn: fn, seen: make(map[string]time.Time, len(known))}
+	w := &watcher{db: db, fn: fn, seen: make(map[string]time.Time, len(known)), own: announcementHead(db.node)}
 	for id, at := range known {
 		w.seen[id] = at
 	}
@@ -119,8 +123,9 @@ func (db *DB) WatchDecisions(ctx context.Context, since time.Time, known map[str
 }
 
 type watcher struct {
-	db *DB
-	fn func(store.Decision)
+	db  *DB
+	fn  func(store.Decision)
+	own string // the head of this node's own announcements
 	// seen holds the decisions delivered (or known to the caller) that
 	// were made in the last 2·WatchMargin before the watcher was last
 	// caught up: a catch-up reads back WatchMargin from then.
@@ -181,6 +186,9 @@ func (w *watcher) watch(ctx context.Context, from time.Time) (time.Time, error) 
 		}
 		if err != nil { // a timeout: nothing was announced
 			continue
+		}
+		if strings.HasPrefix(n.Payload, w.own) {
+			continue // this node's own decisions, not worth decoding
 		}
 		var a announcement
 		if err := json.Unmarshal([]byte(n.Payload), &a); err != nil {
