@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/healthgate/healthgate/evidence"
 	"github.com/healthgate/healthgate/internal/issuer"
 	"github.com/healthgate/healthgate/internal/policy"
 	"github.com/healthgate/healthgate/internal/risk"
@@ -99,7 +100,7 @@ func (c ServerConfig) Validate() error {
 		}
 	}
 	for _, o := range c.CheckoutOrigins {
-		if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+		if _, err := checkoutOrigin(o); err != nil {
 			errs = append(errs, fmt.Errorf("--checkout-origin %q: want scheme://host[:port], nothing after", o))
 		}
 	}
@@ -215,6 +216,20 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
+// checkoutOrigin returns a page origin the way browsers write it in the
+// Origin header (lower case, no default port, no trailing slash), which is
+// how agents compare the allowlist the server publishes.
+func checkoutOrigin(o string) (string, error) {
+	u, err := url.Parse(o)
+	if err != nil {
+		return "", err
+	}
+	if u.User != nil || u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", errors.New("not an origin")
+	}
+	return evidence.URLOrigin(o)
+}
+
 // startServer opens the store and builds the server.
 func startServer(ctx context.Context, cfg ServerConfig, log *slog.Logger) (*server.Server, func(), error) {
 	pol := policy.Default()
@@ -231,12 +246,19 @@ func startServer(ctx context.Context, cfg ServerConfig, log *slog.Logger) (*serv
 			return nil, nil, err
 		}
 	}
+	origins := make([]string, len(cfg.CheckoutOrigins))
+	for i, o := range cfg.CheckoutOrigins {
+		var err error
+		if origins[i], err = checkoutOrigin(o); err != nil { // Validate refused it already
+			return nil, nil, fmt.Errorf("--checkout-origin %q: %w", o, err)
+		}
+	}
 	st, err := openStore(ctx, cfg.DataDir, cfg.DB)
 	if err != nil {
 		return nil, nil, err
 	}
 	srv, err := server.New(ctx, server.Options{
-		Store: st, Policy: pol, RiskPolicy: riskPol, CheckoutOrigins: cfg.CheckoutOrigins,
+		Store: st, Policy: pol, RiskPolicy: riskPol, CheckoutOrigins: origins,
 		SightingK: cfg.SightingK, SightingEpsilon: cfg.SightingEpsilon, PartnerPulls: cfg.PartnerPulls, Lifetimes: cfg.Lifetimes, NonceTTL: cfg.NonceTTL, MaxSkew: cfg.MaxSkew,
 		Version: Version(), Logger: log,
 	})

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +59,34 @@ func TestServerConfigFile(t *testing.T) {
 	} {
 		if got := configPath(tt.args); got != tt.want {
 			t.Errorf("configPath(%v) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
+
+// TestCheckoutOrigins: origins are published to agents as browsers write
+// them, whatever the operator's spelling; what is not an origin is refused.
+func TestCheckoutOrigins(t *testing.T) {
+	cfg := DefaultServerConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.CheckoutOrigins = []string{"HTTPS://Shop.Example:443/", "http://localhost:8080", "https://[::1]:8443"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, closeStore, err := startServer(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/agent/config", nil))
+	want := `{"checkout_origins":["https://shop.example","http://localhost:8080","https://[::1]:8443"]}`
+	if got := strings.TrimSpace(rec.Body.String()); got != want {
+		t.Errorf("agent config = %s, want %s", got, want)
+	}
+	for _, bad := range []string{"null", "shop.example", "https://user@shop.example", "https://shop.example/pay", "https://shop.example#x", "ftp://shop.example", "https://shop.example:99999"} {
+		cfg.CheckoutOrigins = []string{bad}
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("--checkout-origin %q accepted", bad)
 		}
 	}
 }
