@@ -683,7 +683,13 @@ func (h *Handler) addObjects(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	statusID = strings.TrimPrefix(statusID, "status--")
-	st := Status{ID: statusID, Status: "complete", RequestTimestamp: stix.FormatTimestampMicro(now), TotalCount: len(env.Objects)}
+	// One entry per object of the envelope, in order: a failure found
+	// here, or objs[obj], which the store may still refuse.
+	type entry struct {
+		details StatusDetails
+		obj     int
+	}
+	var entries []entry
 	var objs []store.TAXIIObject
 	for _, raw := range env.Objects {
 		obj, err := stix.Validate(raw)
@@ -700,23 +706,42 @@ func (h *Handler) addObjects(w http.ResponseWriter, r *request) error {
 				}
 				d.Version, d.Message = ve.Version, strings.Join(ve.Problems, "; ")
 			}
-			if len(d.Message) > 2000 {
-				d.Message = d.Message[:2000] + "…"
-			}
-			st.Failures = append(st.Failures, d)
+			entries = append(entries, entry{details: d, obj: -1})
 			continue
 		}
 		objs = append(objs, store.TAXIIObject{ID: obj.ID, Type: obj.Type, SpecVersion: obj.SpecVersion, Version: obj.Version, Body: obj.Raw,
 			PostedBy: r.partner.ID, PosterOnly: PosterOnly(stix.ObjectTLP(obj.Raw))})
-		st.Successes = append(st.Successes, StatusDetails{ID: obj.ID, Version: stix.FormatVersion(obj.Version)})
+		entries = append(entries, entry{details: StatusDetails{ID: obj.ID, Version: stix.FormatVersion(obj.Version)}, obj: len(objs) - 1})
 	}
-	st.SuccessCount, st.FailureCount = len(st.Successes), len(st.Failures)
-	stBody, err := json.Marshal(st)
-	if err != nil {
-		return err
+	// The status is made inside the store's transaction, from what it did:
+	// it refuses versions of another's object and other content for a
+	// version already stored (store.PartnerStore.AddTAXIIObjects).
+	var st Status
+	render := func(added store.TAXIIAdded) ([]byte, error) {
+		st = Status{ID: statusID, Status: "complete", RequestTimestamp: stix.FormatTimestampMicro(now), TotalCount: len(env.Objects)}
+		for _, e := range entries {
+			d := e.details
+			if e.obj < 0 {
+				st.Failures = append(st.Failures, d)
+				continue
+			}
+			if added.Refused != nil && added.Refused[e.obj] != nil {
+				d.Message = added.Refused[e.obj].Error()
+				st.Failures = append(st.Failures, d)
+				continue
+			}
+			st.Successes = append(st.Successes, d)
+		}
+		for i, d := range st.Failures {
+			if len(d.Message) > 2000 {
+				st.Failures[i].Message = d.Message[:2000] + "…"
+			}
+		}
+		st.SuccessCount, st.FailureCount = len(st.Successes), len(st.Failures)
+		return json.Marshal(st)
 	}
 	if _, err := h.opts.Store.AddTAXIIObjects(r.Context(), c.ID, objs,
-		store.TAXIIStatus{ID: st.ID, PartnerID: r.partner.ID, Requested: now, Body: stBody}); err != nil {
+		store.TAXIIStatus{ID: statusID, PartnerID: r.partner.ID, Requested: now, Render: render}); err != nil {
 		return err
 	}
 	h.log.Info("taxii objects added", slog.String("partner", r.partner.Name), slog.String("collection", c.Alias),
@@ -750,10 +775,14 @@ func (h *Handler) status(w http.ResponseWriter, r *request) error {
 func PosterOnly(level stix.TLPLevel) bool { return level >= stix.TLPLevelAmber }
 
 // Publish adds objects Healthgate produces (its own indicators, aggregated
-// sightings) to a collection, atomically. The objects are validated like a
-// partner's; nothing is stored if one fails. They are served to every
-// partner that can read the collection, whatever their marking: Healthgate
-// is their source and decides (it marks them TLP:GREEN today).
+// sightings) to a collection in one transaction. The objects are
+// validated like a partner's; nothing is stored if one is invalid. They
+// are served to every partner that can read the collection, whatever
+// their marking: Healthgate is their source and decides (it marks them
+// TLP:GREEN today). A version already stored keeps its first content; an
+// object whose id a partner posted first is not stored (only an object's
+// creator adds versions) and makes Publish return an error, after storing
+// the others.
 func Publish(ctx context.Context, st store.PartnerStore, collection string, objs []any, now time.Time) error {
 	c, ok := CollectionByAlias(collection)
 	if !ok {
@@ -771,6 +800,20 @@ func Publish(ctx context.Context, st store.PartnerStore, collection string, objs
 		}
 		rows = append(rows, store.TAXIIObject{ID: obj.ID, Type: obj.Type, SpecVersion: obj.SpecVersion, Version: obj.Version, Body: obj.Raw})
 	}
-	_, err := st.AddTAXIIObjects(ctx, c.ID, rows, store.TAXIIStatus{Requested: now})
-	return err
+	added, err := st.AddTAXIIObjects(ctx, c.ID, rows, store.TAXIIStatus{Requested: now})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, err := range added.Refused {
+		// A version published again with other content (a retried pass
+		// drawing fresh noise, another node) keeps what was shared first.
+		if err != nil && !errors.Is(err, store.ErrTAXIIVersionExists) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("taxii: publishing to %s: %w", c.Alias, errors.Join(errs...))
+	}
+	return nil
 }

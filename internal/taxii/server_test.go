@@ -798,3 +798,133 @@ func TestVersionPrecision(t *testing.T) {
 		}
 	}
 }
+
+// postStatus posts an envelope and returns the status answered, after
+// checking the stored status resource says the same.
+func (o *org) postStatus(tok string, objs ...any) Status {
+	o.t.Helper()
+	a := o.do("POST", indicatorsPath+"objects/", tok, envelopeOf(objs...))
+	var st Status
+	if err := json.Unmarshal(a.body, &st); err != nil || a.status != http.StatusAccepted {
+		o.t.Fatalf("POST: %d %s", a.status, a.body)
+	}
+	stored := o.do("GET", APIRoot+"status/"+st.ID+"/", tok, nil)
+	if !bytes.Equal(bytes.TrimSpace(stored.body), bytes.TrimSpace(a.body)) {
+		o.t.Errorf("stored status %s, answered %s", stored.body, a.body)
+	}
+	return st
+}
+
+// lastVersion returns an object as match[version]=last serves it to tok.
+func (o *org) lastVersion(tok, id string) map[string]any {
+	o.t.Helper()
+	a := o.do("GET", indicatorsPath+"objects/"+id+"/", tok, nil)
+	var env struct{ Objects []map[string]any }
+	if err := json.Unmarshal(a.body, &env); err != nil || len(env.Objects) != 1 {
+		o.t.Fatalf("GET %s: %d %s", id, a.status, a.body)
+	}
+	return env.Objects[0]
+}
+
+// TestVersionsOnlyByCreator: a partner cannot add a version of an object
+// another partner shared first (here: revoke it for everyone); the status
+// lists it as a failure naming the object, and the rest of the POST is
+// stored. The creator can.
+func TestVersionsOnlyByCreator(t *testing.T) {
+	o := newOrg(t)
+	all := []string{"indicators"}
+	a, b := o.partner("a", all, all), o.partner("b", all, all)
+	ind := indicator(1, t0)
+	id := ind["id"].(string)
+	if st := o.postStatus(a, ind); st.SuccessCount != 1 {
+		t.Fatalf("A's indicator: %+v", st)
+	}
+	revoked := indicator(1, t0.Add(time.Hour))
+	revoked["revoked"] = true
+	st := o.postStatus(b, revoked, indicator(2, t0))
+	if st.SuccessCount != 1 || st.FailureCount != 1 || len(st.Failures) != 1 || len(st.Successes) != 1 ||
+		st.Successes[0].ID != indicator(2, t0)["id"] {
+		t.Fatalf("B's revocation of A's indicator: %+v", st)
+	}
+	if f := st.Failures[0]; f.ID != id || f.Version != stix.FormatTimestamp(t0.Add(time.Hour)) || !strings.Contains(f.Message, id) || !strings.Contains(f.Message, "creator") {
+		t.Errorf("failure = %+v", f)
+	}
+	for _, tok := range []string{a, b} {
+		if got := o.lastVersion(tok, id); got["revoked"] != nil || got["modified"] != ind["modified"] {
+			t.Errorf("last version after B's attempt: %v", got)
+		}
+	}
+	if st := o.postStatus(a, revoked); st.SuccessCount != 1 || st.FailureCount != 0 {
+		t.Errorf("A revoking its own indicator: %+v", st)
+	}
+	if got := o.lastVersion(b, id); got["revoked"] != true {
+		t.Errorf("last version after A's revocation: %v", got)
+	}
+}
+
+// TestVersionContentFixed: posting an (id, version) again with the same
+// content succeeds and changes nothing; with other content it is a
+// failure, not a silent success, and the first content stays.
+func TestVersionContentFixed(t *testing.T) {
+	o := newOrg(t)
+	tok := o.partner("a", []string{"indicators"}, []string{"indicators"})
+	ind := indicator(1, t0)
+	id := ind["id"].(string)
+	if st := o.postStatus(tok, ind); st.SuccessCount != 1 {
+		t.Fatalf("first POST: %+v", st)
+	}
+	if st := o.postStatus(tok, ind); st.SuccessCount != 1 || st.FailureCount != 0 {
+		t.Errorf("same object again: %+v", st)
+	}
+	changed := indicator(1, t0)
+	changed["pattern"] = "[domain-name:value = 'other.example.com']"
+	st := o.postStatus(tok, changed)
+	if st.SuccessCount != 0 || st.FailureCount != 1 || len(st.Successes) != 0 {
+		t.Fatalf("other content, same version: %+v", st)
+	}
+	if f := st.Failures[0]; f.ID != id || f.Version != stix.FormatTimestamp(t0) || !strings.Contains(f.Message, "already exists with other content") || !strings.Contains(f.Message, id) {
+		t.Errorf("failure = %+v", f)
+	}
+	if got := o.lastVersion(tok, id); got["pattern"] != ind["pattern"] {
+		t.Errorf("stored pattern %v, want the first %v", got["pattern"], ind["pattern"])
+	}
+	if n := count(t, o); n != 1 {
+		t.Errorf("%d object versions stored, want 1", n)
+	}
+}
+
+// TestPublishVersions: Healthgate's own Publish keeps the first content of
+// a version it publishes again (a retried pass with fresh noise) without
+// an error, and reports objects whose id a partner posted first.
+func TestPublishVersions(t *testing.T) {
+	ctx := context.Background()
+	o := newOrg(t)
+	tok := o.partner("a", []string{"indicators"}, []string{"indicators"})
+	mine, theirs := indicator(1, t0), indicator(2, t0)
+	if st := o.postStatus(tok, theirs); st.SuccessCount != 1 {
+		t.Fatalf("partner's indicator: %+v", st)
+	}
+	if err := Publish(ctx, o.store, "indicators", []any{mine}, t0); err != nil {
+		t.Fatal(err)
+	}
+	again := indicator(1, t0)
+	again["name"] = "renamed"
+	if err := Publish(ctx, o.store, "indicators", []any{again}, t0); err != nil {
+		t.Errorf("publishing a version again: %v", err)
+	}
+	if got := o.lastVersion(tok, mine["id"].(string)); got["name"] != nil {
+		t.Errorf("republishing changed the version: %v", got)
+	}
+	newer := indicator(2, t0.Add(time.Hour))
+	newer["revoked"] = true
+	err := Publish(ctx, o.store, "indicators", []any{newer, indicator(3, t0)}, t0)
+	if err == nil || !strings.Contains(err.Error(), theirs["id"].(string)) {
+		t.Errorf("publishing a version of a partner's object: err = %v", err)
+	}
+	if got := o.lastVersion(tok, theirs["id"].(string)); got["revoked"] != nil {
+		t.Errorf("Publish revoked a partner's object: %v", got)
+	}
+	if n := count(t, o); n != 3 {
+		t.Errorf("%d object versions stored, want 3", n)
+	}
+}

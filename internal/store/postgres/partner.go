@@ -141,14 +141,14 @@ func (db *DB) RevokePartnerTokens(ctx context.Context, partnerID string, at time
 // run one after another, each sees the previous one committed, and takes
 // a date_added after it. Other collections are not held up (unless their
 // names hash alike, which only costs waiting).
-func (db *DB) AddTAXIIObjects(ctx context.Context, collection string, objs []store.TAXIIObject, status store.TAXIIStatus) (time.Time, error) {
+func (db *DB) AddTAXIIObjects(ctx context.Context, collection string, objs []store.TAXIIObject, status store.TAXIIStatus) (store.TAXIIAdded, error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
-		return time.Time{}, err
+		return store.TAXIIAdded{}, err
 	}
 	defer tx.Rollback(ctx)
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, taxiiLockClass, collection); err != nil {
-		return time.Time{}, err
+		return store.TAXIIAdded{}, err
 	}
 	added := taxiiUS(status.Requested.Truncate(time.Microsecond))
 	if added == 0 {
@@ -156,43 +156,101 @@ func (db *DB) AddTAXIIObjects(ctx context.Context, collection string, objs []sto
 	}
 	var last *int64
 	if err := tx.QueryRow(ctx, `SELECT max(date_added) FROM taxii_objects WHERE collection = $1`, collection).Scan(&last); err != nil {
-		return time.Time{}, err
+		return store.TAXIIAdded{}, err
 	}
 	if last != nil && *last >= added {
 		added = *last + 1
 	}
-	if len(objs) > 0 {
-		n := len(objs)
+	held, err := heldTAXIIObjects(ctx, tx, collection, objs)
+	if err != nil {
+		return store.TAXIIAdded{}, err
+	}
+	insert, refused := store.SortTAXIIObjects(objs, held)
+	res := store.TAXIIAdded{DateAdded: fromTAXIIUS(added), Refused: refused}
+	if len(insert) > 0 {
+		n := len(insert)
 		ids, types, specs, posters := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		versions, bodies, only := make([]int64, n), make([][]byte, n), make([]bool, n)
-		for i, o := range objs {
+		for i, o := range insert {
 			ids[i], types[i], specs[i], posters[i] = o.ID, o.Type, o.SpecVersion, o.PostedBy
 			versions[i], bodies[i], only[i] = taxiiUS(o.Version), nonNilBytes(o.Body), o.PosterOnly
 		}
-		// One statement for the whole call; an (id, version) already
-		// stored, or twice in objs, is left as it is.
+		// One statement for the whole call. SortTAXIIObjects left out
+		// every (id, version) already stored or twice in objs, and the
+		// lock keeps it so: a conflict here is a bug, not a duplicate.
 		if _, err := tx.Exec(ctx, `INSERT INTO taxii_objects (collection, id, version, type, spec_version, date_added, body, posted_by, poster_only)
 			SELECT $1::text, o.id, o.version, o.type, o.spec_version, $2::bigint, o.body, o.posted_by, o.poster_only
 			FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::text[], $9::boolean[])
-				AS o (id, version, type, spec_version, body, posted_by, poster_only)
-			ON CONFLICT DO NOTHING`,
+				AS o (id, version, type, spec_version, body, posted_by, poster_only)`,
 			collection, added, ids, versions, types, specs, bodies, posters, only); err != nil {
-			return time.Time{}, err
+			return store.TAXIIAdded{}, err
 		}
 	}
 	if status.ID != "" {
-		if _, err := tx.Exec(ctx, `INSERT INTO taxii_status (id, partner_id, created_at, body) VALUES ($1, $2, $3, $4)`,
-			status.ID, status.PartnerID, ms(status.Requested), nonNilBytes(status.Body)); err != nil {
-			if isUnique(err) {
-				return time.Time{}, store.ErrConflict
+		body := status.Body
+		if status.Render != nil {
+			if body, err = status.Render(res); err != nil {
+				return store.TAXIIAdded{}, err
 			}
-			return time.Time{}, err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO taxii_status (id, partner_id, created_at, body) VALUES ($1, $2, $3, $4)`,
+			status.ID, status.PartnerID, ms(status.Requested), nonNilBytes(body)); err != nil {
+			if isUnique(err) {
+				return store.TAXIIAdded{}, store.ErrConflict
+			}
+			return store.TAXIIAdded{}, err
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return time.Time{}, err
+		return store.TAXIIAdded{}, err
 	}
-	return fromTAXIIUS(added), nil
+	return res, nil
+}
+
+// heldTAXIIObjects reads what a collection holds of the ids of objs, for
+// store.SortTAXIIObjects. The advisory lock of AddTAXIIObjects keeps it
+// true until commit: every write to the collection takes it.
+func heldTAXIIObjects(ctx context.Context, tx pgx.Tx, collection string, objs []store.TAXIIObject) (store.TAXIIStored, error) {
+	held := store.TAXIIStored{Creators: map[string]string{}, Bodies: map[store.TAXIIVersion][]byte{}}
+	if len(objs) == 0 {
+		return held, nil
+	}
+	ids, versions := make([]string, len(objs)), make([]int64, len(objs))
+	for i, o := range objs {
+		ids[i], versions[i] = o.ID, taxiiUS(o.Version)
+	}
+	rows, err := tx.Query(ctx, `SELECT DISTINCT ON (id) id, posted_by FROM taxii_objects
+		WHERE collection = $1 AND id = ANY($2::text[]) ORDER BY id, date_added, version`, collection, ids)
+	if err != nil {
+		return held, err
+	}
+	for rows.Next() {
+		var id, by string
+		if err := rows.Scan(&id, &by); err != nil {
+			rows.Close()
+			return held, err
+		}
+		held.Creators[id] = by
+	}
+	if rows.Err() != nil {
+		return held, rows.Err()
+	}
+	// The i-th (id, version) of objs, 1-based, that is stored.
+	rows, err = tx.Query(ctx, `SELECT o.i, t.body FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS o (id, version, i)
+		JOIN taxii_objects t ON t.collection = $1 AND t.id = o.id AND t.version = o.version`, collection, ids, versions)
+	if err != nil {
+		return held, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int64
+		var body []byte
+		if err := rows.Scan(&i, &body); err != nil {
+			return held, err
+		}
+		held.Bodies[objs[i-1].VersionOf()] = body
+	}
+	return held, rows.Err()
 }
 
 // nonNilBytes returns b, or an empty slice for nil, which pgx would send

@@ -51,13 +51,13 @@ func TestTAXIIDateAddedAcrossNodes(t *testing.T) {
 					if n == 1 {
 						requested = requested.Add(-time.Minute)
 					}
-					added, err := db.AddTAXIIObjects(ctx, "indicators", objs, store.TAXIIStatus{Requested: requested})
-					if err != nil {
-						t.Error(err)
+					res, err := db.AddTAXIIObjects(ctx, "indicators", objs, store.TAXIIStatus{Requested: requested})
+					if err != nil || res.Refused != nil {
+						t.Error(err, res.Refused)
 						return
 					}
 					mu.Lock()
-					done = append(done, call{added, ids})
+					done = append(done, call{res.DateAdded, ids})
 					mu.Unlock()
 				}
 			}()

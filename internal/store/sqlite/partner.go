@@ -150,10 +150,10 @@ func (db *DB) RevokePartnerTokens(ctx context.Context, partnerID string, at time
 }
 
 // AddTAXIIObjects implements store.Store.
-func (db *DB) AddTAXIIObjects(ctx context.Context, collection string, objs []store.TAXIIObject, status store.TAXIIStatus) (time.Time, error) {
+func (db *DB) AddTAXIIObjects(ctx context.Context, collection string, objs []store.TAXIIObject, status store.TAXIIStatus) (store.TAXIIAdded, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return time.Time{}, err
+		return store.TAXIIAdded{}, err
 	}
 	defer tx.Rollback()
 	added := us(status.Requested.Truncate(time.Microsecond))
@@ -162,37 +162,95 @@ func (db *DB) AddTAXIIObjects(ctx context.Context, collection string, objs []sto
 	}
 	var last sql.NullInt64
 	if err := tx.QueryRowContext(ctx, `SELECT max(date_added) FROM taxii_objects WHERE collection = ?`, collection).Scan(&last); err != nil {
-		return time.Time{}, err
+		return store.TAXIIAdded{}, err
 	}
 	if last.Valid && last.Int64 >= added {
 		added = last.Int64 + 1
 	}
-	if len(objs) > 0 {
+	held, err := heldTAXIIObjects(ctx, tx, collection, objs)
+	if err != nil {
+		return store.TAXIIAdded{}, err
+	}
+	insert, refused := store.SortTAXIIObjects(objs, held)
+	res := store.TAXIIAdded{DateAdded: fromUS(added), Refused: refused}
+	if len(insert) > 0 {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO taxii_objects (collection, id, version, type, spec_version, date_added, body, posted_by, poster_only)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
-			return time.Time{}, err
+			return store.TAXIIAdded{}, err
 		}
 		defer stmt.Close()
-		for _, o := range objs {
+		for _, o := range insert {
 			if _, err := stmt.ExecContext(ctx, collection, o.ID, us(o.Version), o.Type, o.SpecVersion, added, o.Body, o.PostedBy, o.PosterOnly); err != nil {
-				return time.Time{}, err
+				return store.TAXIIAdded{}, err
 			}
 		}
 	}
 	if status.ID != "" {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO taxii_status (id, partner_id, created_at, body) VALUES (?, ?, ?, ?)`,
-			status.ID, status.PartnerID, ms(status.Requested), status.Body); err != nil {
-			if isUnique(err) {
-				return time.Time{}, store.ErrConflict
+		body := status.Body
+		if status.Render != nil {
+			if body, err = status.Render(res); err != nil {
+				return store.TAXIIAdded{}, err
 			}
-			return time.Time{}, err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO taxii_status (id, partner_id, created_at, body) VALUES (?, ?, ?, ?)`,
+			status.ID, status.PartnerID, ms(status.Requested), body); err != nil {
+			if isUnique(err) {
+				return store.TAXIIAdded{}, store.ErrConflict
+			}
+			return store.TAXIIAdded{}, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return time.Time{}, err
+		return store.TAXIIAdded{}, err
 	}
-	return fromUS(added), nil
+	return res, nil
+}
+
+// heldTAXIIObjects reads what a collection holds of the ids of objs, for
+// store.SortTAXIIObjects. The write transaction (BEGIN IMMEDIATE, one
+// connection) keeps it true until commit.
+func heldTAXIIObjects(ctx context.Context, tx *sql.Tx, collection string, objs []store.TAXIIObject) (store.TAXIIStored, error) {
+	held := store.TAXIIStored{Creators: map[string]string{}, Bodies: map[store.TAXIIVersion][]byte{}}
+	if len(objs) == 0 {
+		return held, nil
+	}
+	creator, err := tx.PrepareContext(ctx, `SELECT posted_by FROM taxii_objects WHERE collection = ? AND id = ? ORDER BY date_added, version LIMIT 1`)
+	if err != nil {
+		return held, err
+	}
+	defer creator.Close()
+	body, err := tx.PrepareContext(ctx, `SELECT body FROM taxii_objects WHERE collection = ? AND id = ? AND version = ?`)
+	if err != nil {
+		return held, err
+	}
+	defer body.Close()
+	seen := map[string]bool{}
+	for _, o := range objs {
+		if !seen[o.ID] {
+			seen[o.ID] = true
+			var by string
+			switch err := creator.QueryRowContext(ctx, collection, o.ID).Scan(&by); {
+			case errors.Is(err, sql.ErrNoRows):
+				continue // a new id: none of its versions is stored either
+			case err != nil:
+				return held, err
+			}
+			held.Creators[o.ID] = by
+		}
+		if _, ok := held.Creators[o.ID]; !ok {
+			continue
+		}
+		var b []byte
+		switch err := body.QueryRowContext(ctx, collection, o.ID, us(o.Version)).Scan(&b); {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return held, err
+		default:
+			held.Bodies[o.VersionOf()] = b
+		}
+	}
+	return held, nil
 }
 
 // TAXIIObjects implements store.Store.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +21,9 @@ var partnerTests = []storeTest{
 	{"TAXIIObjectsReader", testTAXIIReader},
 	{"TAXIIDateAddedMonotonic", testTAXIIMonotonic},
 	{"TAXIIStatus", testTAXIIStatus},
+	{"TAXIIVersionsByCreatorOnly", testTAXIICreatorOnly},
+	{"TAXIIVersionContentFixed", testTAXIIVersionContent},
+	{"TAXIICreatorRace", testTAXIICreatorRace},
 	{"PullState", testPullState},
 }
 
@@ -112,12 +118,12 @@ func testTAXIIPaging(t *testing.T, s store.Store) {
 	for i := range 1000 {
 		objs = append(objs, taxiiObject(i, t0))
 	}
-	added, err := s.AddTAXIIObjects(ctx, "indicators", objs, store.TAXIIStatus{Requested: t0})
+	res, err := s.AddTAXIIObjects(ctx, "indicators", objs, store.TAXIIStatus{Requested: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !added.Equal(t0) {
-		t.Errorf("date_added = %v, want %v", added, t0)
+	if added := res.DateAdded; !added.Equal(t0) || res.Refused != nil {
+		t.Errorf("date_added = %v, refused %v; want %v, none", added, res.Refused, t0)
 	}
 	seen := map[string]bool{}
 	var after *store.TAXIICursor
@@ -278,10 +284,10 @@ func testTAXIIMonotonic(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !second.After(first) {
-		t.Errorf("date_added went from %v to %v", first, second)
+	if !second.DateAdded.After(first.DateAdded) {
+		t.Errorf("date_added went from %v to %v", first.DateAdded, second.DateAdded)
 	}
-	page, _, _ := s.TAXIIObjects(ctx, store.TAXIIQuery{Collection: "indicators", AddedAfter: first})
+	page, _, _ := s.TAXIIObjects(ctx, store.TAXIIQuery{Collection: "indicators", AddedAfter: first.DateAdded})
 	if len(page) != 1 || page[0].ID != taxiiObject(2, t0).ID {
 		t.Errorf("added_after the first call: %+v", page)
 	}
@@ -327,6 +333,220 @@ func testTAXIIStatus(t *testing.T, s store.Store) {
 	}
 	if page, _, _ := s.TAXIIObjects(ctx, store.TAXIIQuery{Collection: "indicators"}); len(page) != 1 {
 		t.Errorf("purging statuses touched objects: %d left", len(page))
+	}
+}
+
+func posted(o store.TAXIIObject, by string) store.TAXIIObject {
+	o.PostedBy = by
+	return o
+}
+
+func withBody(o store.TAXIIObject, body string) store.TAXIIObject {
+	o.Body = []byte(body)
+	return o
+}
+
+// versionsOf returns the stored versions of an object, as "poster@hours"
+// after t0, and its body at match[version]=last.
+func versionsOf(t *testing.T, s store.Store, id string) (versions, last string) {
+	t.Helper()
+	ctx := context.Background()
+	page, _, err := s.TAXIIObjects(ctx, store.TAXIIQuery{Collection: "indicators", IDs: []string{id}, Versions: []string{"all"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range page {
+		versions += fmt.Sprintf("%s@%d ", o.PostedBy, o.Version.Sub(t0)/time.Hour)
+	}
+	page, _, err = s.TAXIIObjects(ctx, store.TAXIIQuery{Collection: "indicators", IDs: []string{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) == 1 {
+		last = string(page[0].Body)
+	}
+	return versions, last
+}
+
+// refusals renders TAXIIAdded.Refused for comparison: "-" for an object
+// taken, "creator" or "content" for one refused.
+func refusals(t *testing.T, res store.TAXIIAdded, n int) string {
+	t.Helper()
+	if res.Refused != nil && len(res.Refused) != n {
+		t.Fatalf("Refused has %d entries for %d objects", len(res.Refused), n)
+	}
+	out := ""
+	for i := range n {
+		var err error
+		if res.Refused != nil {
+			err = res.Refused[i]
+		}
+		switch {
+		case err == nil:
+			out += "- "
+		case errors.Is(err, store.ErrTAXIINotCreator):
+			out += "creator "
+		case errors.Is(err, store.ErrTAXIIVersionExists):
+			out += "content "
+		default:
+			t.Fatalf("object %d refused with %v", i, err)
+		}
+	}
+	return out
+}
+
+// testTAXIICreatorOnly: a new version of an object id already in the
+// collection is taken only from the partner (or Healthgate, "") that
+// first posted the id; others' versions are refused, naming the id, and
+// the rest of their call is stored.
+func testTAXIICreatorOnly(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	v1, v2, v3 := t0, t0.Add(time.Hour), t0.Add(2*time.Hour)
+	a, own := taxiiObject(1, v1), taxiiObject(2, v1)
+	if _, err := s.AddTAXIIObjects(ctx, "indicators", []store.TAXIIObject{posted(a, "A"), own}, store.TAXIIStatus{Requested: t0}); err != nil {
+		t.Fatal(err)
+	}
+	revoke := withBody(taxiiObject(1, v2), `{"revoked":true}`)
+	tests := []struct {
+		name     string
+		objs     []store.TAXIIObject
+		want     string
+		versions string // of object 1, after the call
+	}{
+		{"B versions A's object", []store.TAXIIObject{posted(revoke, "B"), posted(taxiiObject(3, v1), "B")}, "creator - ", "A@0 "},
+		{"Healthgate versions A's object", []store.TAXIIObject{revoke}, "creator ", "A@0 "},
+		{"B versions Healthgate's object", []store.TAXIIObject{posted(taxiiObject(2, v2), "B")}, "creator ", "A@0 "},
+		{"B re-posts A's version as it is", []store.TAXIIObject{posted(a, "B")}, "- ", "A@0 "},
+		{"A versions its own object", []store.TAXIIObject{posted(taxiiObject(1, v2), "A")}, "- ", "A@0 A@1 "},
+		{"B posts an older version", []store.TAXIIObject{posted(taxiiObject(1, v1.Add(-time.Hour)), "B")}, "creator ", "A@0 A@1 "},
+		{"A, then B, in one call", []store.TAXIIObject{posted(taxiiObject(1, v3), "A"), posted(withBody(taxiiObject(1, v3.Add(time.Hour)), `{}`), "B")}, "- creator ", "A@0 A@1 A@2 "},
+	}
+	for _, tt := range tests {
+		res, err := s.AddTAXIIObjects(ctx, "indicators", tt.objs, store.TAXIIStatus{Requested: t0.Add(time.Minute)})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := refusals(t, res, len(tt.objs)); got != tt.want {
+			t.Errorf("%s: outcome %q, want %q", tt.name, got, tt.want)
+		}
+		for i, err := range res.Refused {
+			if err != nil && !strings.Contains(err.Error(), tt.objs[i].ID) {
+				t.Errorf("%s: refusal %q does not name %s", tt.name, err, tt.objs[i].ID)
+			}
+		}
+		if got, _ := versionsOf(t, s, a.ID); got != tt.versions {
+			t.Errorf("%s: versions of the object %q, want %q", tt.name, got, tt.versions)
+		}
+	}
+	if got, _ := versionsOf(t, s, own.ID); got != "@0 " {
+		t.Errorf("Healthgate's object: versions %q", got)
+	}
+	if got, _ := versionsOf(t, s, taxiiObject(3, v1).ID); got != "B@0 " {
+		t.Errorf("B's own new object: versions %q", got)
+	}
+}
+
+// testTAXIIVersionContent: an (id, version) already stored keeps its
+// content: the same content again (even with keys in another order) is
+// fine, other content is refused, in one call as across calls; and the
+// status stored with the call tells it.
+func testTAXIIVersionContent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	o := withBody(taxiiObject(1, t0), `{"a":1,"b":"x"}`)
+	if _, err := s.AddTAXIIObjects(ctx, "indicators", []store.TAXIIObject{posted(o, "A")}, store.TAXIIStatus{Requested: t0}); err != nil {
+		t.Fatal(err)
+	}
+	other := withBody(taxiiObject(2, t0), `{"n":1}`)
+	tests := []struct {
+		name string
+		objs []store.TAXIIObject
+		want string
+	}{
+		{"same again", []store.TAXIIObject{o}, "- "},
+		{"same, keys reordered", []store.TAXIIObject{withBody(o, `{ "b": "x", "a": 1 }`)}, "- "},
+		{"other content", []store.TAXIIObject{withBody(o, `{"a":1,"b":"y","revoked":true}`)}, "content "},
+		{"twice in one call, then other", []store.TAXIIObject{other, other, withBody(other, `{"n":2}`)}, "- - content "},
+	}
+	for _, tt := range tests {
+		for i := range tt.objs {
+			tt.objs[i].PostedBy = "A"
+		}
+		var rendered store.TAXIIAdded
+		st := store.TAXIIStatus{ID: "st-" + tt.name, PartnerID: "A", Requested: t0.Add(time.Minute),
+			Render: func(res store.TAXIIAdded) ([]byte, error) {
+				rendered = res
+				return []byte(fmt.Sprintf(`{"failures":%d}`, len(slices.DeleteFunc(slices.Clone(res.Refused), func(e error) bool { return e == nil })))), nil
+			}}
+		res, err := s.AddTAXIIObjects(ctx, "indicators", tt.objs, st)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		got := refusals(t, res, len(tt.objs))
+		if got != tt.want {
+			t.Errorf("%s: outcome %q, want %q", tt.name, got, tt.want)
+		}
+		if r := refusals(t, rendered, len(tt.objs)); r != got || !rendered.DateAdded.Equal(res.DateAdded) {
+			t.Errorf("%s: Render saw %q at %v, the call returned %q at %v", tt.name, r, rendered.DateAdded, got, res.DateAdded)
+		}
+		stored, err := s.TAXIIStatus(ctx, st.ID)
+		if want := fmt.Sprintf(`{"failures":%d}`, strings.Count(tt.want, "content")); err != nil || string(stored.Body) != want {
+			t.Errorf("%s: stored status %q, %v; want %s", tt.name, stored.Body, err, want)
+		}
+		for i, err := range res.Refused {
+			if err != nil && (!strings.Contains(err.Error(), tt.objs[i].ID) || !strings.Contains(err.Error(), "already exists with other content")) {
+				t.Errorf("%s: refusal %q", tt.name, err)
+			}
+		}
+	}
+	if vs, last := versionsOf(t, s, o.ID); vs != "A@0 " || last != string(o.Body) {
+		t.Errorf("object 1: versions %q, body %s; want A@0, %s", vs, last, o.Body)
+	}
+	if vs, last := versionsOf(t, s, other.ID); vs != "A@0 " || last != string(other.Body) {
+		t.Errorf("object 2: versions %q, body %s; want A@0, %s", vs, last, other.Body)
+	}
+}
+
+// testTAXIICreatorRace: two partners post versions of the same new ids at
+// once; for each id exactly one of them becomes its creator, and the
+// other's version is refused.
+func testTAXIICreatorRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const n = 20
+	results := make([][]store.TAXIIAdded, 2)
+	results[0], results[1] = make([]store.TAXIIAdded, n), make([]store.TAXIIAdded, n)
+	for i := range n {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for p, name := range []string{"A", "B"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				o := posted(withBody(taxiiObject(100+i, t0.Add(time.Duration(p)*time.Hour)), `{"by":"`+name+`"}`), name)
+				<-start
+				res, err := s.AddTAXIIObjects(ctx, "indicators", []store.TAXIIObject{o}, store.TAXIIStatus{Requested: t0})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				results[p][i] = res
+			}()
+		}
+		close(start)
+		wg.Wait()
+	}
+	if t.Failed() {
+		return
+	}
+	for i := range n {
+		id := taxiiObject(100+i, t0).ID
+		a, b := refusals(t, results[0][i], 1), refusals(t, results[1][i], 1)
+		vs, _ := versionsOf(t, s, id)
+		switch {
+		case a == "- " && b == "creator " && vs == "A@0 ":
+		case b == "- " && a == "creator " && vs == "B@1 ":
+		default:
+			t.Errorf("%s: A %q, B %q, stored %q", id, a, b, vs)
+		}
 	}
 }
 
