@@ -35,6 +35,9 @@ func TestPostgresTwoNodes(t *testing.T) {
 	key := lastField(out)
 	nodeA := startServerArgs(t, bin, "--db", db)
 	nodeB := startServerArgs(t, bin, "--db", db)
+	for _, node := range []string{nodeA, nodeB} {
+		waitMetric(t, node, "healthgate_peer_watch_up", 1) // listening to the other node
+	}
 
 	state := filepath.Join(t.TempDir(), "state")
 	out, code = run(t, bin, "agent", "--server", nodeA, "--state", state, "--once", "--json", "--root", tree("healthy"))
@@ -49,6 +52,9 @@ func TestPostgresTwoNodes(t *testing.T) {
 		t.Fatalf("tier %q, want affirming", a.Tier)
 	}
 
+	// Node A told node B the network the device enrolled from.
+	waitMetric(t, nodeB, `healthgate_peer_announcements_total{kind="enrolment"}`, 1)
+
 	ctx := context.Background()
 	atB, err := client.New(nodeB, key)
 	if err != nil {
@@ -60,14 +66,20 @@ func TestPostgresTwoNodes(t *testing.T) {
 		t.Fatalf("decision at the other node: %v", err)
 	}
 	var sig struct {
-		Certificate struct{ Valid bool }  `json:"certificate"`
-		Device      struct{ Tier string } `json:"device"`
+		Certificate struct{ Valid bool } `json:"certificate"`
+		Device      struct {
+			Tier              string
+			NetworkEnrolments int `json:"network_enrolments_1h"`
+		} `json:"device"`
 	}
 	if err := json.Unmarshal(d.Signals, &sig); err != nil {
 		t.Fatal(err)
 	}
 	if !sig.Certificate.Valid || sig.Device.Tier != "affirming" {
 		t.Errorf("node B did not accept node A's certificate: %s", d.Signals)
+	}
+	if sig.Device.NetworkEnrolments != 1 {
+		t.Errorf("node B counted %d enrolments from the device's network in the hour, want 1 (made at node A)", sig.Device.NetworkEnrolments)
 	}
 
 	atA, err := client.New(nodeA, key)
@@ -118,7 +130,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 			t.Errorf("sixth payment in the hour across two nodes: %s %v, want step_up for velocity_account", d.Outcome, d.Reasons)
 		}
 		made[node]++
-		waitPeerDecisions(t, other, made[node])
+		waitMetric(t, other, "healthgate_peer_decisions_total", made[node])
 	}
 
 	// A key made by rotating in the shared database works at once at
@@ -138,9 +150,9 @@ func TestPostgresTwoNodes(t *testing.T) {
 	}
 }
 
-// waitPeerDecisions waits until node has counted n decisions of the other
-// node (healthgate_peer_decisions_total on its /metrics).
-func waitPeerDecisions(t *testing.T, node string, n int) {
+// waitMetric waits until node's /metrics shows the sample name (with its
+// labels) at want or more.
+func waitMetric(t *testing.T, node, name string, want int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	got := -1
@@ -152,16 +164,16 @@ func waitPeerDecisions(t *testing.T, node string, n int) {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		for line := range strings.Lines(string(body)) {
-			if v, ok := strings.CutPrefix(line, "healthgate_peer_decisions_total "); ok {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
 				got, _ = strconv.Atoi(strings.TrimSpace(v))
 			}
 		}
-		if got >= n {
+		if got >= want {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("%s counted %d decisions of the other node, want %d", node, got, n)
+	t.Fatalf("%s: %s is %d, want %d", node, name, got, want)
 }
 
 func lastField(s string) string {

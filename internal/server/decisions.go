@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -123,22 +122,6 @@ func (s *Server) initDecisions(ctx context.Context) error {
 	}
 	s.dec = d
 	return nil
-}
-
-// watchPeers counts the decisions other nodes sharing the store make in
-// this node's velocity windows and account sets, within milliseconds of
-// their commit, until ctx ends.
-func (s *Server) watchPeers(ctx context.Context, w store.DecisionWatcher) {
-	d := s.dec
-	w.WatchDecisions(ctx, d.loadedAt, d.loaded, func(dec store.Decision) {
-		d.tracker.Observe(activity(dec))
-		if dec.DeviceID != "" {
-			d.accounts.add(dec.RPID, dec.DeviceID, dec.Account)
-		}
-		s.metrics.peerDecisions.Inc()
-	}, func(err error) {
-		s.log.Warn("lost the watch on other nodes' decisions; reconnecting", slog.Any("err", err))
-	})
 }
 
 func activity(d store.Decision) risk.Activity {

@@ -9,11 +9,12 @@ import (
 )
 
 // deviceTraits tracks, in memory only, how many devices enrolled from each
-// network (/24 for IPv4, /48 for IPv6) in the last hour, and which network
-// each device enrolled from: a burst from one network is a device farm
-// registering fake identities (risk signal network_enrolments_1h). Networks
-// are never stored; a restart forgets the last hour, which only weakens the
-// signal for that hour. Every map is bounded.
+// network (/24 for IPv4, /48 for IPv6; by its keyed tag, networkTag) in the
+// last hour, and which network each device enrolled from: a burst from one
+// network is a device farm registering fake identities (risk signal
+// network_enrolments_1h). Networks are never stored; a restart forgets the
+// last hour, which only weakens the signal for that hour. Nodes sharing a
+// store tell each other (peers.go). Every map is bounded.
 type deviceTraits struct {
 	mu      sync.Mutex
 	nets    map[string][]time.Time
@@ -107,13 +108,17 @@ func prune(times []time.Time, now time.Time) []time.Time {
 }
 
 // reported records what a device's latest report said about
-// virtualisation.
-func (e *deviceTraits) reported(deviceID string, virtual bool) {
+// virtualisation, and whether that changed what this node knew.
+func (e *deviceTraits) reported(deviceID string, virtual bool) (changed bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !virtual {
+		_, changed = e.virtual[deviceID]
 		delete(e.virtual, deviceID)
-		return
+		return changed
+	}
+	if e.virtual[deviceID] {
+		return false
 	}
 	if len(e.virtual) >= maxEnrolDevices {
 		for k := range e.virtual {
@@ -122,6 +127,7 @@ func (e *deviceTraits) reported(deviceID string, virtual bool) {
 		}
 	}
 	e.virtual[deviceID] = true
+	return true
 }
 
 // isVirtual says whether the device's latest report (on this node, since

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -92,7 +93,11 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	status := http.StatusOK
 	if created {
 		if net, ok := requestNetwork(r); ok {
-			s.traits.add(d.ID, net, s.opts.Now())
+			tag := s.networkTag(net)
+			s.traits.add(d.ID, tag, s.opts.Now())
+			ctx, cancel := context.WithTimeout(r.Context(), peerTimeout)
+			s.announce(ctx, announceEnrolment, enrolmentNote{Device: d.ID, Network: tag})
+			cancel()
 		}
 		status = http.StatusCreated
 		s.log.Info("device enrolled", slog.String("device_id", d.ID))
@@ -154,7 +159,12 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 		return s.rejected(ap)
 	}
 	c := ap.Claims
-	s.traits.reported(ap.Device.ID, c.Facts.Virtualization != nil && (c.Facts.Virtualization.VirtualMachine || c.Facts.Virtualization.Emulator))
+	virtual := c.Facts.Virtualization != nil && (c.Facts.Virtualization.VirtualMachine || c.Facts.Virtualization.Emulator)
+	if s.traits.reported(ap.Device.ID, virtual) {
+		ctx, cancel := context.WithTimeout(r.Context(), peerTimeout)
+		s.announce(ctx, announceVirtual, virtualNote{Device: ap.Device.ID, Virtual: virtual})
+		cancel()
+	}
 	if c.Session != "" {
 		if _, err := s.sessions.check(c.Session); err != nil {
 			return errorf(http.StatusBadRequest, "session_invalid", "the checkout session is unknown or expired: start the payment again")

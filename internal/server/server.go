@@ -86,6 +86,8 @@ type Server struct {
 	// certificates: enrolment bursts per network, virtualisation
 	// (devicetraits.go).
 	traits *deviceTraits
+	// peers is the store as other nodes share it, or nil (peers.go).
+	peers store.Peers
 	// intelLists are the domain and payee lists decisions check
 	// (intelsignals.go).
 	intelLists intelLists
@@ -125,6 +127,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 	s := &Server{opts: opts, log: opts.Logger, store: opts.Store, policy: opts.Policy}
+	s.peers, _ = opts.Store.(store.Peers)
 	key, err := opts.Store.Secret(ctx, "nonce-hmac-key", func() ([]byte, error) {
 		k := make([]byte, 32)
 		_, err := io.ReadFull(rand.Reader, k)
@@ -206,8 +209,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	bgCtx, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	go s.background(bgCtx)
-	if w, ok := s.store.(store.DecisionWatcher); ok {
-		go s.watchPeers(bgCtx, w) // decisions.go
+	if s.peers != nil {
+		go s.watchPeers(bgCtx) // peers.go
 	}
 	for _, p := range s.opts.PartnerPulls {
 		go s.pullLoop(bgCtx, p)
@@ -341,9 +344,11 @@ type metrics struct {
 	reports  *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	requests *prometheus.HistogramVec
-	// peerDecisions counts the decisions other nodes made that this one
-	// added to its velocity windows (decisions.go, watchPeers).
-	peerDecisions prometheus.Counter
+	// What this node took in from other nodes sharing its store, and
+	// whether it is listening to them (peers.go).
+	peerDecisions     prometheus.Counter
+	peerAnnouncements *prometheus.CounterVec
+	peerWatch         prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -362,8 +367,14 @@ func newMetrics() *metrics {
 		peerDecisions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "healthgate_peer_decisions_total", Help: "Decisions made by other nodes sharing the database, counted in this node's velocity windows.",
 		}),
+		peerAnnouncements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "healthgate_peer_announcements_total", Help: "What other nodes sharing the database announced (enrolment networks, virtual machines), by kind.",
+		}, []string{"kind"}),
+		peerWatch: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "healthgate_peer_watch_up", Help: "1 while this node listens to the other nodes sharing its database.",
+		}),
 	}
-	m.reg.MustRegister(m.reports, m.rejected, m.requests, m.peerDecisions,
+	m.reg.MustRegister(m.reports, m.rejected, m.requests, m.peerDecisions, m.peerAnnouncements, m.peerWatch,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

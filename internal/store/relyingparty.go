@@ -65,20 +65,37 @@ type RelyingPartyStore interface {
 	PurgeProofs(ctx context.Context, before time.Time) (int64, error)
 }
 
-// DecisionWatcher is implemented by a store several server nodes share
-// (PostgreSQL), so that each node's velocity windows and account sets also
-// count the decisions the others make.
-type DecisionWatcher interface {
-	// WatchDecisions calls fn, from one goroutine, once for each decision
-	// that another store handle (another node) has committed or commits,
-	// made at or after since - WatchMargin, except those named in known
-	// (by id, with when they were made): a node passes the recent ones it
-	// loaded itself. It keeps watching across lost connections, catching
-	// up on what was committed meanwhile, and returns when ctx ends.
-	// A decision passed to fn carries only ID, RPID, Created, Event,
-	// Account, DeviceID and AmountValue. lost, if not nil, is told each
-	// time the watch fails and is started again.
-	WatchDecisions(ctx context.Context, since time.Time, known map[string]time.Time, fn func(Decision), lost func(error)) error
+// Peers is implemented by a store several server nodes share
+// (PostgreSQL), so that each node's in-memory signals also count what the
+// others see: their decisions (velocity windows, account sets) and their
+// announcements (enrolment networks, virtual machines).
+type Peers interface {
+	// WatchPeers calls h.Decision, from one goroutine, once for each
+	// decision that another store handle (another node) has committed or
+	// commits, made at or after since - WatchMargin, except those named
+	// in known (by id, with when they were made): a node passes the recent
+	// ones it loaded itself. A decision passed on carries only ID, RPID,
+	// Created, Event, Account, DeviceID and AmountValue. It calls
+	// h.Announcement, from the same goroutine, with what other nodes
+	// Announce while it watches (announcements are not stored: a node
+	// misses those made while it is not connected). It keeps watching
+	// across lost connections, catching up on the decisions committed
+	// meanwhile and telling h.Lost (if set) each time, and returns when
+	// ctx ends.
+	WatchPeers(ctx context.Context, since time.Time, known map[string]time.Time, h PeerHandlers) error
+	// Announce sends a small message (at most a few kilobytes) to the
+	// other nodes' watchers.
+	Announce(ctx context.Context, kind string, body []byte) error
+}
+
+// PeerHandlers are what WatchPeers calls; any may be nil.
+type PeerHandlers struct {
+	Decision     func(Decision)
+	Announcement func(kind string, body []byte)
+	// Watching is called each time the watch is listening and has caught
+	// up; Lost each time it fails, before it starts again.
+	Watching func()
+	Lost     func(error)
 }
 
 // WatchMargin is how far a watcher reads back when it catches up: it

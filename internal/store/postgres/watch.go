@@ -19,10 +19,11 @@ import (
 // and only if, it commits. A watcher first reads what was committed before
 // it listened from the decisions table, and does so again after a lost
 // connection; the ids of what it delivered in the last stretch keep the
-// two paths from delivering a decision twice.
+// two paths from delivering a decision twice. Announce uses the same
+// channel for what is not stored.
 
-// decisionChannel is the channel decisions are announced on.
-const decisionChannel = "healthgate_decisions"
+// peerChannel is the channel nodes announce on.
+const peerChannel = "healthgate_peers"
 
 // maxNotifyPayload keeps each announcement under PostgreSQL's limit of
 // 8000 bytes per notification payload.
@@ -41,10 +42,29 @@ type announcedDecision struct {
 	Amount  float64 `json:"v"`
 }
 
-// announcement is one notification's payload.
+// announcement is one notification's payload: decisions, or something
+// else of a kind.
 type announcement struct {
 	Node      string              `json:"node"`
-	Decisions []announcedDecision `json:"ds"`
+	Decisions []announcedDecision `json:"ds,omitempty"`
+	Kind      string              `json:"kind,omitempty"`
+	Body      json.RawMessage     `json:"body,omitempty"`
+}
+
+// Announce implements store.Peers.
+func (db *DB) Announce(ctx context.Context, kind string, body []byte) error {
+	if kind == "" || !json.Valid(body) {
+		return fmt.Errorf("announce: want a kind and a JSON body")
+	}
+	payload, err := json.Marshal(announcement{Node: db.node, Kind: kind, Body: body})
+	if err != nil {
+		return err
+	}
+	if len(payload) > maxNotifyPayload {
+		return fmt.Errorf("announce %s: %d bytes, more than %d", kind, len(payload), maxNotifyPayload)
+	}
+	_, err = db.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, peerChannel, string(payload))
+	return err
 }
 
 func (a announcedDecision) decision() store.Decision {
@@ -52,17 +72,14 @@ func (a announcedDecision) decision() store.Decision {
 		DeviceID: a.Device, AmountValue: a.Amount}
 }
 
-// announcementHead is how every announcement of a node begins.
-func announcementHead(node string) string { return `{"node":"` + node + `","ds":[` }
-
 // queueNotifications adds to b the announcements of ds, as few as fit.
 func (db *DB) queueNotifications(b *pgx.Batch, ds []store.Decision) error {
-	head := announcementHead(db.node)
+	head := `{"node":"` + db.node + `","ds":[`
 	buf := []byte(head)
 	n := 0
 	flush := func() {
 		if n > 0 {
-			b.Queue(`SELECT pg_notify($1, $2)`, decisionChannel, string(append(buf, "]}"...)))
+			b.Queue(`SELECT pg_notify($1, $2)`, peerChannel, string(append(buf, "]}"...)))
 		}
 		buf, n = buf[:len(head)], 0
 	}
@@ -94,10 +111,9 @@ const (
 	watchRetryMax = 5 * time.Second
 )
 
-// WatchDecisions implements store.DecisionWatcher. lost, if not nil, is
-// told each time the watch connection fails; the watcher reconnects.
-func (db *DB) WatchDecisions(ctx context.Context, since time.Time, known map[string]time.Time, fn func(store.Decision), lost func(error)) error {
-	w := &watcher{db: db, fn: fn, seen: make(map[string]time.Time, len(known)), own: announcementHead(db.node)}
+// WatchPeers implements store.Peers.
+func (db *DB) WatchPeers(ctx context.Context, since time.Time, known map[string]time.Time, h store.PeerHandlers) error {
+	w := &watcher{db: db, h: h, seen: make(map[string]time.Time, len(known)), own: `{"node":"` + db.node + `"`}
 	for id, at := range known {
 		w.seen[id] = at
 	}
@@ -107,8 +123,8 @@ func (db *DB) WatchDecisions(ctx context.Context, since time.Time, known map[str
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if lost != nil {
-			lost(err)
+		if h.Lost != nil {
+			h.Lost(err)
 		}
 		if caughtUp.After(from) { // it was connected: start again quickly
 			from, delay = caughtUp, watchRetryMin
@@ -124,8 +140,8 @@ func (db *DB) WatchDecisions(ctx context.Context, since time.Time, known map[str
 
 type watcher struct {
 	db  *DB
-	fn  func(store.Decision)
-	own string // the head of this node's own announcements
+	h   store.PeerHandlers
+	own string // how this node's own announcements begin
 	// seen holds the decisions delivered (or known to the caller) that
 	// were made in the last 2·WatchMargin before the watcher was last
 	// caught up: a catch-up reads back WatchMargin from then.
@@ -143,7 +159,7 @@ func (w *watcher) watch(ctx context.Context, from time.Time) (time.Time, error) 
 		return from, fmt.Errorf("watching other nodes' decisions: %w", err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, `LISTEN `+decisionChannel); err != nil {
+	if _, err := conn.Exec(ctx, `LISTEN `+peerChannel); err != nil {
 		return from, fmt.Errorf("watching other nodes' decisions: %w", err)
 	}
 	// Whatever commits from now on is announced to this connection; what
@@ -163,6 +179,9 @@ func (w *watcher) watch(ctx context.Context, from time.Time) (time.Time, error) 
 	})
 	if err != nil {
 		return from, fmt.Errorf("catching up on other nodes' decisions: %w", err)
+	}
+	if w.h.Watching != nil {
+		w.h.Watching()
 	}
 	// While the connection answers, everything committed until a moment
 	// ago has been announced to it; the catch-up after a failure reads
@@ -188,7 +207,7 @@ func (w *watcher) watch(ctx context.Context, from time.Time) (time.Time, error) 
 			continue
 		}
 		if strings.HasPrefix(n.Payload, w.own) {
-			continue // this node's own decisions, not worth decoding
+			continue // this node's own announcements, not worth decoding
 		}
 		var a announcement
 		if err := json.Unmarshal([]byte(n.Payload), &a); err != nil {
@@ -201,6 +220,9 @@ func (w *watcher) watch(ctx context.Context, from time.Time) (time.Time, error) 
 		for _, ad := range a.Decisions {
 			w.deliver(ad.decision())
 		}
+		if a.Kind != "" && w.h.Announcement != nil {
+			w.h.Announcement(a.Kind, a.Body)
+		}
 	}
 }
 
@@ -210,7 +232,9 @@ func (w *watcher) deliver(d store.Decision) {
 		return
 	}
 	w.seen[d.ID] = d.Created
-	w.fn(d)
+	if w.h.Decision != nil {
+		w.h.Decision(d)
+	}
 }
 
 // forget drops the ids no catch-up from caughtUp on would read again.
@@ -223,4 +247,4 @@ func (w *watcher) forget(caughtUp time.Time) {
 	}
 }
 
-var _ store.DecisionWatcher = (*DB)(nil)
+var _ store.Peers = (*DB)(nil)

@@ -44,8 +44,9 @@ func watchDecision(id string, at time.Time) store.Decision {
 }
 
 // TestWatchDecisions: a node is told of every decision the other node
-// commits, once, with the fields velocity needs; never of its own; and
-// nothing is lost or doubled across a dropped connection.
+// commits, once, with the fields velocity needs, and of its
+// announcements; never of its own; and no decision is lost or doubled
+// across a dropped connection.
 func TestWatchDecisions(t *testing.T) {
 	ctx := context.Background()
 	nodes := openNodes(t, 2)
@@ -66,17 +67,25 @@ func TestWatchDecisions(t *testing.T) {
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- a.WatchDecisions(wctx, now, map[string]time.Time{"known": now}, func(d store.Decision) {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			if d.ID == "before" {
-				first = d
-			}
-			w.got[d.ID]++
-		}, func(error) {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			w.lost++
+		done <- a.WatchPeers(wctx, now, map[string]time.Time{"known": now}, store.PeerHandlers{
+			Decision: func(d store.Decision) {
+				w.mu.Lock()
+				defer w.mu.Unlock()
+				if d.ID == "before" {
+					first = d
+				}
+				w.got[d.ID]++
+			},
+			Announcement: func(kind string, body []byte) {
+				w.mu.Lock()
+				defer w.mu.Unlock()
+				w.got[kind+" "+string(body)]++
+			},
+			Lost: func(error) {
+				w.mu.Lock()
+				defer w.mu.Unlock()
+				w.lost++
+			},
 		})
 	}()
 	w.waitFor(t, "before")
@@ -106,6 +115,23 @@ func TestWatchDecisions(t *testing.T) {
 	}
 	w.waitFor(t, ids...)
 
+	// Announcements: b's reach a, a's own do not; bad ones are refused.
+	if err := a.Announce(ctx, "greeting", []byte(`"from a"`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Announce(ctx, "greeting", []byte(`{"from":"b"}`)); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor(t, `greeting {"from":"b"}`)
+	for _, bad := range []struct {
+		kind string
+		body []byte
+	}{{"", []byte(`1`)}, {"k", []byte(`{`)}, {"k", []byte(`"` + strings.Repeat("x", 8000) + `"`)}} {
+		if err := b.Announce(ctx, bad.kind, bad.body); err == nil {
+			t.Errorf("Announce(%q, %.20s…) accepted", bad.kind, bad.body)
+		}
+	}
+
 	// Drop a's watch connection, and have b decide while a reconnects.
 	var killed int
 	if err := b.Pool().QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`,
@@ -133,13 +159,13 @@ func TestWatchDecisions(t *testing.T) {
 			t.Errorf("%s delivered %d times", id, n)
 		}
 	}
-	for _, id := range []string{"old", "known", "own"} {
+	for _, id := range []string{"old", "known", "own", `greeting "from a"`} {
 		if w.got[id] != 0 {
 			t.Errorf("%s delivered, want not", id)
 		}
 	}
-	if len(w.got) != 103 {
-		t.Errorf("%d decisions delivered, want 103", len(w.got))
+	if len(w.got) != 104 {
+		t.Errorf("%d decisions and announcements delivered, want 104", len(w.got))
 	}
 	if w.lost == 0 {
 		t.Error("the dropped connection was not reported")
