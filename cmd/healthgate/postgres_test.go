@@ -134,18 +134,35 @@ func TestPostgresTwoNodes(t *testing.T) {
 	}
 
 	// A key made by rotating in the shared database works at once at
-	// both nodes (revocation takes up to server.KeyCacheTTL, by design).
+	// both nodes, and revoking it takes effect at once at both: the CLI
+	// tells the nodes, which drop the key they cached.
 	out, code = run(t, bin, "rp", "rotate", "shop", "--db", db)
 	if code != 0 {
 		t.Fatalf("rp rotate: %s", out)
 	}
+	rotated := lastField(out)
 	for _, node := range []string{nodeA, nodeB} {
-		c, err := client.New(node, lastField(out))
+		c, err := client.New(node, rotated)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := c.Decision(ctx, d.ID); err != nil {
 			t.Errorf("rotated key refused at %s: %v", node, err)
+		}
+	}
+	keyID := strings.Split(rotated, "_")[1]
+	out, code = run(t, bin, "rp", "revoke", keyID, "--db", db)
+	if code != 0 || !strings.Contains(out, "at once") {
+		t.Fatalf("rp revoke %s: %d %s", keyID, code, out)
+	}
+	for _, node := range []string{nodeA, nodeB} {
+		waitMetric(t, node, `healthgate_peer_announcements_total{kind="api-keys"}`, 2) // the rotation's, the revocation's
+		c, err := client.New(node, rotated)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Decision(ctx, d.ID); err == nil {
+			t.Errorf("revoked key still accepted at %s", node)
 		}
 	}
 }

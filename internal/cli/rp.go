@@ -192,6 +192,7 @@ func rpRotate(ctx context.Context, st store.Store, name string, lifetime, grace 
 	if err := st.AddAPIKey(ctx, k, until); err != nil {
 		return err
 	}
+	announceKeys(ctx, st, rp.ID, w) // servers read the cut-short expiries again
 	fmt.Fprintf(w, "new key for %s; older keys stop working at %s\n", rp.Name, until.Format(time.RFC3339))
 	printKey(w, key, k)
 	return nil
@@ -203,7 +204,7 @@ func rpRevoke(ctx context.Context, st store.Store, target string, now time.Time,
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "revoked %d key(s) of %s; servers stop accepting them within %v\n", n, rp.Name, server.KeyCacheTTL)
+		fmt.Fprintf(w, "revoked %d key(s) of %s; servers stop accepting them %s\n", n, rp.Name, announceKeys(ctx, st, rp.ID, w))
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -214,6 +215,25 @@ func rpRevoke(ctx context.Context, st store.Store, target string, now time.Time,
 	} else if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "revoked key %s; servers stop accepting it within %v\n", target, server.KeyCacheTTL)
+	when := fmt.Sprintf("within %v", server.KeyCacheTTL)
+	if k, err := st.APIKey(ctx, target); err == nil {
+		when = announceKeys(ctx, st, k.RPID, w)
+	}
+	fmt.Fprintf(w, "revoked key %s; servers stop accepting it %s\n", target, when)
 	return nil
+}
+
+// announceKeys tells the servers sharing a PostgreSQL store that a relying
+// party's keys changed, and says when they act on it.
+func announceKeys(ctx context.Context, st store.Store, rpID string, w io.Writer) (when string) {
+	later := fmt.Sprintf("within %v", server.KeyCacheTTL)
+	peers, ok := st.(store.Peers)
+	if !ok {
+		return later
+	}
+	if err := server.AnnounceKeysChanged(ctx, peers, rpID); err != nil {
+		fmt.Fprintf(w, "could not tell the servers at once: %v\n", err)
+		return later
+	}
+	return fmt.Sprintf("at once (a server not listening just now: within %v)", server.KeyCacheTTL)
 }

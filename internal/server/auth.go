@@ -26,7 +26,8 @@ const (
 	DefaultKeyGrace    = 24 * time.Hour
 	MaxKeyGrace        = 7 * 24 * time.Hour
 	// KeyCacheTTL bounds how long a key checked against the store is
-	// trusted from memory: a revocation takes effect within this time.
+	// trusted from memory: a revocation takes effect within this time (at
+	// once at nodes sharing a PostgreSQL store: AnnounceKeysChanged).
 	KeyCacheTTL = 30 * time.Second
 	keyCacheMax = 10_000
 )
@@ -119,6 +120,18 @@ func (c *keyCache) get(ctx context.Context, id string) (store.APIKey, error) {
 	c.m[id] = cachedKey{k, now}
 	c.mu.Unlock()
 	return k, nil
+}
+
+// forgetRP drops the cached keys of a relying party, so that the next
+// request reads them from the store again.
+func (c *keyCache) forgetRP(rpID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, e := range c.m {
+		if e.key.RPID == rpID {
+			delete(c.m, id)
+		}
+	}
 }
 
 type rpKey struct{}

@@ -20,7 +20,24 @@ import (
 const (
 	announceEnrolment = "enrolment" // enrolmentNote: a device enrolled from a network
 	announceVirtual   = "virtual"   // virtualNote: what a device's report said of virtualisation
+	announceKeys      = "api-keys"  // keysNote: a relying party's API keys changed in the store
 )
+
+type keysNote struct {
+	RelyingParty string `json:"rp"`
+}
+
+// AnnounceKeysChanged tells the servers sharing peers that the API keys of
+// a relying party changed in the store (revoked, or cut short by a
+// rotation), so that they drop the keys they cached and the change takes
+// effect at once rather than within KeyCacheTTL. The CLI calls it.
+func AnnounceKeysChanged(ctx context.Context, peers store.Peers, rpID string) error {
+	body, err := json.Marshal(keysNote{RelyingParty: rpID})
+	if err != nil {
+		return err
+	}
+	return peers.Announce(ctx, announceKeys, body)
+}
 
 type enrolmentNote struct {
 	Device  string `json:"device"`
@@ -90,6 +107,11 @@ func (s *Server) peerAnnouncement(kind string, body []byte) {
 		var n virtualNote
 		if err = json.Unmarshal(body, &n); err == nil && n.Device != "" {
 			s.traits.reported(n.Device, n.Virtual)
+		}
+	case announceKeys:
+		var n keysNote
+		if err = json.Unmarshal(body, &n); err == nil && n.RelyingParty != "" {
+			s.dec.keys.forgetRP(n.RelyingParty)
 		}
 	default:
 		return // a newer node's kind: nothing this one can use
