@@ -2,6 +2,7 @@ package risk
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -133,5 +134,109 @@ func BenchmarkEvaluateDefault(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p.Evaluate(&s)
+	}
+}
+
+// TestMalformedAmountNeverAllows: an amount the server would refuse (NaN)
+// must not slip between the "below" and "at or above" rules of a threshold.
+func TestMalformedAmountNeverAllows(t *testing.T) {
+	nan := math.NaN()
+	for _, tt := range []struct {
+		name string
+		s    Signals
+	}{
+		{"at-risk device", Signals{Event: "payment", Amount: nan, Currency: "CNY", Certificate: CertificateSignals{Present: true, Valid: true, Bound: true},
+			Device: DeviceSignals{Known: true, Tier: "warning", Accounts: 1}, Account: AccountSignals{DevicesDay: 1}}},
+		{"new device", Signals{Event: "payment", Amount: nan, Currency: "CNY", Certificate: CertificateSignals{Present: true, Valid: true, Bound: true},
+			Device: DeviceSignals{Known: true, Tier: "affirming", Accounts: 1}, Account: AccountSignals{NewDevice: true, DevicesDay: 1}}},
+		{"unproven certificate", Signals{Event: "payment", Amount: nan, Currency: "CNY", Certificate: CertificateSignals{Present: true, Valid: true},
+			Device: DeviceSignals{Known: true, Tier: "affirming", Accounts: 1}, Account: AccountSignals{DevicesDay: 1}}},
+		{"healthy proven device", Signals{Event: "payment", Amount: nan, Currency: "CNY", Certificate: CertificateSignals{Present: true, Valid: true, Bound: true},
+			Device: DeviceSignals{Known: true, Tier: "affirming", Accounts: 1}, Account: AccountSignals{DevicesDay: 1}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Default().Evaluate(&tt.s); severity(got.Outcome) < severity(StepUp) {
+				t.Errorf("NaN amount: %s %v, want at least step_up", got.Outcome, got.Reasons)
+			}
+		})
+	}
+}
+
+// TestNoCertificateNeverDenies: a missing or expired certificate alone
+// steps up and never denies, for every event and amount, thresholds
+// included.
+func TestNoCertificateNeverDenies(t *testing.T) {
+	p := Default()
+	var amounts []float64
+	for _, n := range []string{"step_up_amount", "new_device_amount", "unproven_amount", "max_account_sum_24h"} {
+		v, ok := p.Param(n)
+		if !ok {
+			t.Fatalf("param %s missing", n)
+		}
+		amounts = append(amounts, v-0.01, v, v+0.01)
+	}
+	amounts = append(amounts, 0, 1, 1e12)
+	for _, cert := range []CertificateSignals{{}, {Present: true, Expired: true}} {
+		for _, ev := range []string{"login", "payment", "register"} {
+			for _, amt := range amounts {
+				s := Signals{Event: ev, Amount: amt, Certificate: cert, Device: DeviceSignals{Tier: "none", Findings: []string{}},
+					Account: AccountSignals{NewDevice: true, DevicesDay: 1}}
+				if ev != "payment" {
+					s.Amount = 0
+				}
+				if got := p.Evaluate(&s); got.Outcome != StepUp {
+					t.Errorf("%+v %s %v: %s %v, want step_up", cert, ev, s.Amount, got.Outcome, got.Reasons)
+				}
+			}
+		}
+	}
+}
+
+// TestEvaluationErrorFallsBack: a rule that fails at run time adds
+// risk_policy_error and at least step_up, never allow; a deny that fires
+// still wins.
+func TestEvaluationErrorFallsBack(t *testing.T) {
+	const head = "id: x\nversion: 1\nrules:\n"
+	const broken = "- id: velocity_device\n  condition: signals.device.findings[3] == 'x'\n  outcome: warn\n"
+	for _, tt := range []struct {
+		name, rules string
+		want        string
+		reasons     []string
+	}{
+		{"error alone", broken, StepUp, []string{ErrorCode}},
+		{"error and allow rule", broken + "- id: new_device\n  condition: 'true'\n  outcome: allow\n", StepUp, []string{ErrorCode, "new_device"}},
+		{"error and deny rule", broken + "- id: merchant_phishing\n  condition: 'true'\n  outcome: deny\n", Deny, []string{"merchant_phishing", ErrorCode}},
+		{"two errors", broken + "- id: velocity_account\n  condition: 1 / signals.velocity.account_payments_1h > 0\n  outcome: allow\n", StepUp, []string{ErrorCode}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Load([]byte(head + tt.rules))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := p.Evaluate(&Signals{Event: "payment", Amount: 1})
+			if got.Outcome != tt.want || !slices.Equal(got.Reasons, tt.reasons) {
+				t.Errorf("got %s %v, want %s %v", got.Outcome, got.Reasons, tt.want, tt.reasons)
+			}
+			if len(got.Errors) == 0 {
+				t.Error("no error reported")
+			}
+		})
+	}
+}
+
+// TestCatalogEntries: every rule of the default policy has a message, a
+// title and at least one step in every language.
+func TestCatalogEntries(t *testing.T) {
+	for _, r := range Default().Rules() {
+		w, ok := warning.Lookup(r.Warning)
+		if !ok {
+			t.Errorf("rule %s: no catalog entry %s", r.ID, r.Warning)
+			continue
+		}
+		for _, lang := range warning.Languages {
+			if w.Title[lang] == "" || w.Text[lang] == "" || len(w.Steps[lang]) == 0 || slices.Contains(w.Steps[lang], "") {
+				t.Errorf("rule %s: catalog entry %s incomplete in %s", r.ID, r.Warning, lang)
+			}
+		}
 	}
 }
