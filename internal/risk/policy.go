@@ -254,7 +254,7 @@ func (p *Policy) Evaluate(s *Signals) Result {
 		out, _, err := r.prg.Eval(act)
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Errorf("rule %s: %w", r.ID, err))
-			hits = append(hits, fired{severity(StepUp), ErrorCode, ""})
+			hits = append(hits, fired{severity(StepUp), ErrorCode, ErrorCode})
 			continue
 		}
 		if out == types.True {

@@ -220,6 +220,14 @@ func TestEvaluationErrorFallsBack(t *testing.T) {
 			if len(got.Errors) == 0 {
 				t.Error("no error reported")
 			}
+			// The person paying is told why: the error's catalog entry
+			// is among the warnings.
+			if !slices.Contains(got.Warnings, ErrorCode) {
+				t.Errorf("warnings %v lack %s", got.Warnings, ErrorCode)
+			}
+			if _, ok := warning.Lookup(ErrorCode); !ok {
+				t.Errorf("no catalog entry for %s", ErrorCode)
+			}
 		})
 	}
 }

@@ -660,14 +660,15 @@ func (d *decisions) response(rec store.Decision, sig *risk.Signals, warnings []s
 	if out.Reasons == nil {
 		out.Reasons = []string{}
 	}
-	for i, code := range warnings {
+	told := false // the message is the first warning's the catalog has
+	for _, code := range warnings {
 		w, ok := warning.Lookup(code)
 		if !ok {
 			continue
 		}
 		enc := d.warningJSON[code]
-		if i == 0 && rec.Outcome != risk.Allow {
-			out.Message, out.messageRaw = w.Text, enc.message
+		if !told && rec.Outcome != risk.Allow {
+			out.Message, out.messageRaw, told = w.Text, enc.message, true
 		}
 		out.Remediation = append(out.Remediation, remediation{Code: w.Code, Severity: w.Severity.String(), Title: w.Title, Steps: w.Steps,
 			raw: enc.remediation})

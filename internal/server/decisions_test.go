@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/healthgate/healthgate/evidence"
+	"github.com/healthgate/healthgate/internal/risk"
 	"github.com/healthgate/healthgate/internal/server"
 	"github.com/healthgate/healthgate/internal/store"
 	"github.com/healthgate/healthgate/internal/store/sqlite"
@@ -343,5 +344,33 @@ func TestDecisionBadInput(t *testing.T) {
 	status, m := e.call("POST", "/v1/decisions", key, base(func(m map[string]any) {}))
 	if status != 200 || m["outcome"] != "step_up" || !strings.Contains(strings.Join(reasons(m), ","), "certificate_expired") {
 		t.Errorf("expired certificate: %d %v", status, m)
+	}
+}
+
+// TestDecisionRuleError: when a risk rule fails at run time the answer is
+// a step-up that says the check could not finish, not "no problems were
+// found", in the answer and when the decision is fetched.
+func TestDecisionRuleError(t *testing.T) {
+	pol, err := risk.Load([]byte("id: broken\nversion: 1\nrules:\n" +
+		"- id: velocity_device\n  condition: signals.device.findings[3] == 'x'\n  outcome: warn\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvWith(t, func(o *server.Options) { o.RiskPolicy = pol })
+	key, _ := e.rp("shop", store.ScopeDecisions)
+	d := e.enroll()
+	status, m := e.call("POST", "/v1/decisions", key, jsonBody(map[string]any{"event": "payment", "account": "u1",
+		"amount": "10", "currency": "CNY", "certificate": d.certificate(nil)}))
+	if status != 200 || m["outcome"] != "step_up" {
+		t.Fatalf("%d %v, want step_up", status, m)
+	}
+	for _, got := range []map[string]any{m, func() map[string]any {
+		_, fetched := e.call("GET", "/v1/decisions/"+m["decision_id"].(string), key, nil)
+		return fetched
+	}()} {
+		msg, _ := got["message"].(map[string]any)
+		if en, _ := msg["en"].(string); !strings.Contains(en, "could not finish") {
+			t.Errorf("message %q, want the check-could-not-finish text", en)
+		}
 	}
 }

@@ -145,4 +145,12 @@ var warnings = []Warning{
 			"This payee has been reported for fraud. If someone is pressing you to 'transfer now', it is almost certainly a scam."),
 		Steps: steps([]string{"不要付款。", "拨打 110 或当地反诈热线咨询。"}, []string{"Do not pay.", "Call the police or your local anti-fraud hotline for advice."}),
 	},
+	{
+		// Not a rule: the reason risk.Evaluate gives when a rule fails.
+		Code: "risk_policy_error", Severity: Caution,
+		Title: zhEn("这笔付款没能检查完：需要再确认一次", "We could not finish checking this payment - please confirm it is you"),
+		Text: zhEn("我们的安全检查这次没能完成，所以会请您再验证一次，确认是您本人在付款。这不是您的设备出了问题。",
+			"Our safety check could not finish this time, so we will ask you to confirm once more that it is really you paying. This is not a problem with your device."),
+		Steps: steps([]string{"完成额外的验证（例如输入短信验证码）。"}, []string{"Complete the extra check (for example enter the text-message code)."}),
+	},
 }
