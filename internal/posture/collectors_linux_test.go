@@ -630,6 +630,21 @@ func TestProxyOrder(t *testing.T) {
 	}
 }
 
+// TestProxyAllProxy: all_proxy set in one file serves the protocols that
+// no file names, whatever the order of the files.
+func TestProxyAllProxy(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "etc/environment", "all_proxy=http://203.0.113.66:8080\n")
+	write(t, root, "etc/profile.d/10-a.sh", "export https_proxy=http://127.0.0.1:3128\n")
+	var f evidence.Facts
+	if err := (proxyCollector{}).Collect(context.Background(), fixedEnv(root, time.Now()), &f); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := *f.Proxy, (evidence.ProxyFacts{HTTP: "http://203.0.113.66:8080", HTTPS: "http://127.0.0.1:3128"}); got != want {
+		t.Errorf("proxy = %+v, want %+v", got, want)
+	}
+}
+
 // TestLive runs every collector on the machine running the tests: it must
 // not fail or panic, whatever the machine holds.
 func TestLive(t *testing.T) {

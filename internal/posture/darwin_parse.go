@@ -1,6 +1,7 @@
 package posture
 
 import (
+	"cmp"
 	"net/netip"
 	"path"
 	"strconv"
@@ -149,22 +150,29 @@ func scutilEntries(out []byte) map[string]string {
 
 // parseScutilProxy reads `scutil --proxy` into proxy facts: the HTTP and
 // HTTPS proxies when enabled, as "http://host:port", and the PAC URL when
-// automatic configuration is enabled.
+// automatic configuration is enabled. An enabled SOCKS proxy serves the
+// protocols without their own proxy (CFNetwork and Chromium send every
+// connection through it), as "socks5://host:port".
 func parseScutilProxy(out []byte) *evidence.ProxyFacts {
 	m := scutilEntries(out)
 	p := &evidence.ProxyFacts{}
-	proxy := func(prefix string) string {
-		if m[prefix+"Enable"] != "1" || m[prefix+"Proxy"] == "" {
+	proxy := func(prefix, scheme string) string {
+		host := m[prefix+"Proxy"]
+		if m[prefix+"Enable"] != "1" || host == "" {
 			return ""
 		}
-		u := "http://" + m[prefix+"Proxy"]
+		if a, err := netip.ParseAddr(host); err == nil && a.Is6() {
+			host = "[" + host + "]"
+		}
+		u := scheme + host
 		if port := m[prefix+"Port"]; port != "" {
 			u += ":" + port
 		}
 		return clean(u)
 	}
-	p.HTTP = proxy("HTTP")
-	p.HTTPS = proxy("HTTPS")
+	socks := proxy("SOCKS", "socks5://")
+	p.HTTP = cmp.Or(proxy("HTTP", "http://"), socks)
+	p.HTTPS = cmp.Or(proxy("HTTPS", "http://"), socks)
 	if m["ProxyAutoConfigEnable"] == "1" {
 		p.PACURL = clean(m["ProxyAutoConfigURLString"])
 	}

@@ -185,3 +185,40 @@ func TestCappedBuffer(t *testing.T) {
 		t.Errorf("kept %q, want %q", got, want)
 	}
 }
+
+func TestParseScutilProxy(t *testing.T) {
+	tests := []struct {
+		name, out string
+		want      evidence.ProxyFacts
+	}{
+		{
+			// CFNetwork and Chromium send every connection through the
+			// SOCKS proxy when no HTTP(S) proxy is set.
+			"socks only",
+			"<dictionary> {\n  HTTPEnable : 0\n  SOCKSEnable : 1\n  SOCKSPort : 1080\n  SOCKSProxy : 203.0.113.66\n}\n",
+			evidence.ProxyFacts{HTTP: "socks5://203.0.113.66:1080", HTTPS: "socks5://203.0.113.66:1080"},
+		},
+		{
+			"socks for https only",
+			"<dictionary> {\n  HTTPEnable : 1\n  HTTPPort : 3128\n  HTTPProxy : 127.0.0.1\n  SOCKSEnable : 1\n  SOCKSPort : 1080\n  SOCKSProxy : 203.0.113.66\n}\n",
+			evidence.ProxyFacts{HTTP: "http://127.0.0.1:3128", HTTPS: "socks5://203.0.113.66:1080"},
+		},
+		{
+			"socks disabled",
+			"<dictionary> {\n  SOCKSEnable : 0\n  SOCKSPort : 1080\n  SOCKSProxy : 203.0.113.66\n}\n",
+			evidence.ProxyFacts{},
+		},
+		{
+			"ipv6 proxy in brackets",
+			"<dictionary> {\n  HTTPEnable : 1\n  HTTPPort : 8080\n  HTTPProxy : 2001:db8::66\n}\n",
+			evidence.ProxyFacts{HTTP: "http://[2001:db8::66]:8080"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := parseScutilProxy([]byte(tt.out)); *got != tt.want {
+				t.Errorf("proxy = %+v, want %+v", *got, tt.want)
+			}
+		})
+	}
+}

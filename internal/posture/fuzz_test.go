@@ -84,8 +84,9 @@ func FuzzParseProxyEnv(f *testing.F) {
 	seedFile(f, "testdata/healthy/etc/profile.d/bash_completion.sh")
 	f.Add([]byte(`export http_proxy="a\"b" HTTPS_PROXY='c' auto_proxy=d\ e; x=1` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var p evidence.ProxyFacts
-		parseProxyEnv(data, &p)
+		var env proxyEnv
+		env.parse(data)
+		p := env.facts()
 		for _, v := range []string{p.HTTP, p.HTTPS, p.PACURL} {
 			if len(v) > maxString || !utf8.ValidString(v) || strings.ContainsAny(v, "\n\x00") {
 				t.Fatalf("value %q does not fit a report", v)

@@ -20,11 +20,19 @@ const (
 // Lines that do not parse, invalid addresses and invalid host names are
 // skipped. hostname is the device's own name (from /etc/hostname), whose
 // loopback line is standard too; it may be empty. truncated is true when
-// there were more than maxHostsEntries entries.
+// there were more than maxHostsEntries entries: then the entries kept are
+// those on other addresses first, then on loopback, then on 0.0.0.0 or ::,
+// so that the thousands of blocking lines of an ad-blocking hosts file
+// cannot hide a hijack appended after them.
 func parseHosts(data []byte, hostname string) (entries []evidence.HostEntry, truncated bool) {
 	hostname = normalizeHost(hostname)
-	seen := make(map[evidence.HostEntry]bool)
-	entries = []evidence.HostEntry{}
+	type kept struct {
+		e    evidence.HostEntry
+		rank int
+	}
+	var all []kept
+	var perRank [3]int
+	seen := make(map[evidence.HostEntry]bool) // only entries kept
 	for len(data) > 0 {
 		var line []byte
 		line, data, _ = bytes.Cut(data, []byte{'\n'})
@@ -39,6 +47,7 @@ func parseHosts(data []byte, hostname string) (entries []evidence.HostEntry, tru
 		if err != nil {
 			continue
 		}
+		rank := hostsRank(addr)
 		for _, h := range fields[1:] {
 			h = normalizeHost(h)
 			if h == "" || standardHostsEntry(addr, h, hostname) {
@@ -48,14 +57,52 @@ func parseHosts(data []byte, hostname string) (entries []evidence.HostEntry, tru
 			if seen[e] {
 				continue
 			}
-			if len(entries) == maxHostsEntries {
-				return entries, true
+			if perRank[rank] == maxHostsEntries {
+				truncated = true
+				continue
 			}
+			perRank[rank]++
 			seen[e] = true
-			entries = append(entries, e)
+			all = append(all, kept{e, rank})
 		}
 	}
-	return entries, false
+	if len(all) > maxHostsEntries {
+		truncated = true
+		// Keep the first entries of the lowest ranks, in file order.
+		counts := [3]int{}
+		left := maxHostsEntries
+		for r := range counts {
+			counts[r] = min(perRank[r], left)
+			left -= counts[r]
+		}
+		filtered := all[:0]
+		for _, k := range all {
+			if counts[k.rank] > 0 {
+				counts[k.rank]--
+				filtered = append(filtered, k)
+			}
+		}
+		all = filtered
+	}
+	entries = make([]evidence.HostEntry, len(all))
+	for i, k := range all {
+		entries[i] = k.e
+	}
+	return entries, truncated
+}
+
+// hostsRank orders hosts entries by how likely they redirect a name
+// somewhere harmful: 0 for a real address, 1 for loopback, 2 for the
+// unspecified address (0.0.0.0, ::), which ad blockers use to make a name
+// unreachable.
+func hostsRank(addr netip.Addr) int {
+	switch addr = addr.Unmap().WithZone(""); {
+	case addr.IsUnspecified():
+		return 2
+	case addr.IsLoopback():
+		return 1
+	}
+	return 0
 }
 
 // Networks of the standard IPv6 lines (ff02::1 ip6-allnodes, fe00::0

@@ -75,6 +75,39 @@ func TestParseHosts(t *testing.T) {
 	}
 }
 
+// TestParseHostsBlocklistHidesNoHijack: an ad-blocking hosts file holds
+// thousands of 0.0.0.0 (or 127.0.0.1) lines; malware appends its own line
+// after them. The entries kept under the limit must still show the
+// hijack, and keep file order.
+func TestParseHostsBlocklistHidesNoHijack(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("10.0.0.5 nas.lan\n")
+	for i := range 2 * maxHostsEntries {
+		fmt.Fprintf(&b, "0.0.0.0 ad%d.example\n127.0.0.1 track%d.example\n", i, i)
+	}
+	b.WriteString("203.0.113.66 alipay.com\n::ffff:0.0.0.0 ad0.example\n")
+	entries, truncated := parseHosts([]byte(b.String()), "pc")
+	if !truncated {
+		t.Errorf("truncated = false, want true")
+	}
+	if got, want := len(entries), maxHostsEntries; got != want {
+		t.Fatalf("len(entries) = %d, want %d", got, want)
+	}
+	if got, want := entries[0], (evidence.HostEntry{Host: "nas.lan", IP: "10.0.0.5"}); got != want {
+		t.Errorf("entries[0] = %+v, want %+v", got, want)
+	}
+	// Loopback lines come before blocking ones, each in file order.
+	if got, want := entries[1], (evidence.HostEntry{Host: "track0.example", IP: "127.0.0.1"}); got != want {
+		t.Errorf("entries[1] = %+v, want %+v", got, want)
+	}
+	if got, want := entries[2], (evidence.HostEntry{Host: "track1.example", IP: "127.0.0.1"}); got != want {
+		t.Errorf("entries[2] = %+v, want %+v", got, want)
+	}
+	if got, want := entries[len(entries)-1], (evidence.HostEntry{Host: "alipay.com", IP: "203.0.113.66"}); got != want {
+		t.Errorf("last entry = %+v, want %+v", got, want)
+	}
+}
+
 func TestParseResolvConf(t *testing.T) {
 	tests := []struct {
 		name string
@@ -84,6 +117,11 @@ func TestParseResolvConf(t *testing.T) {
 		{"plain", "nameserver 1.1.1.1\n", `["1.1.1.1"]`},
 		{"comments options and duplicates", "# x\n; y\nsearch example.org\noptions edns0\nnameserver 9.9.9.9\nnameserver 9.9.9.9\nnameserver 2620:FE::FE\n#nameserver 6.6.6.6\n", `["9.9.9.9","2620:fe::fe"]`},
 		{"invalid", "nameserver\nnameserver dns.example\nnameserver 1.2.3.4.5\n", `[]`},
+		// glibc reads nameserver addresses with inet_aton: hex, octal and
+		// shortened forms name the same DNSChanger server 85.255.112.1.
+		{"inet_aton forms", "nameserver 0x55.0xff.0x70.1\nnameserver 0125.0377.0160.01 # x\nnameserver 1442803713\nnameserver 85.16740353\nnameserver 85.255.28673\nnameserver 10.0.0.010\n",
+			`["85.255.112.1","10.0.0.8"]`},
+		{"not inet_aton", "nameserver 08.1.1.1\nnameserver 0x\nnameserver 1.2.3.256\nnameserver 1.16777216\nnameserver 4294967296\nnameserver 1..2\nnameserver +1.2.3.4\nnameserver 1.2.3.4.\n", `[]`},
 		{"cap", func() string {
 			var b strings.Builder
 			for i := range 40 {
@@ -134,13 +172,20 @@ func TestParseProxyEnv(t *testing.T) {
 		{"escapes", `http_proxy="http://u:p\"w@h:1"` + "\n", evidence.ProxyFacts{HTTP: `http://u:p"w@h:1`}},
 		{"unterminated quote", "http_proxy=\"http://a:1\n", evidence.ProxyFacts{}},
 		{"invalid utf-8", "http_proxy=http://\xff:1\n", evidence.ProxyFacts{HTTP: "http://\uFFFD:1"}},
+		// all_proxy serves every protocol (curl, wget, Chromium without a
+		// desktop's settings): a hijack through it alone is a proxy too.
+		{"all_proxy alone", "all_proxy=socks5://203.0.113.66:1080\n",
+			evidence.ProxyFacts{HTTP: "socks5://203.0.113.66:1080", HTTPS: "socks5://203.0.113.66:1080"}},
+		{"ALL_PROXY for the protocols not named", "export ALL_PROXY=http://a:1\nhttp_proxy=http://b:2\n",
+			evidence.ProxyFacts{HTTP: "http://b:2", HTTPS: "http://a:1"}},
+		{"all_proxy unset", "all_proxy=http://a:1\nall_proxy=\n", evidence.ProxyFacts{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got evidence.ProxyFacts
-			parseProxyEnv([]byte(tt.data), &got)
-			if got != tt.want {
-				t.Errorf("proxy = %+v, want %+v", got, tt.want)
+			var env proxyEnv
+			env.parse([]byte(tt.data))
+			if got := env.facts(); *got != tt.want {
+				t.Errorf("proxy = %+v, want %+v", *got, tt.want)
 			}
 		})
 	}

@@ -14,9 +14,9 @@ const maxProfileScripts = 256
 // then the /etc/profile.d/*.sh scripts in name order, the order a login
 // shell applies them. Desktop settings (GNOME's dconf) are not read.
 func (proxyCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
-	p := &evidence.ProxyFacts{}
+	var p proxyEnv
 	if data, _, err := env.readHead("etc/environment", maxConfig); err == nil {
-		parseProxyEnv(data, p)
+		p.parse(data)
 	}
 	entries, _ := env.readDir("etc/profile.d")
 	n := 0
@@ -31,9 +31,9 @@ func (proxyCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) 
 			break
 		}
 		if data, _, err := env.readHead("etc/profile.d/"+e.Name(), maxConfig); err == nil {
-			parseProxyEnv(data, p)
+			p.parse(data)
 		}
 	}
-	f.Proxy = p
+	f.Proxy = p.facts()
 	return nil
 }

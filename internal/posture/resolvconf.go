@@ -3,6 +3,7 @@ package posture
 import (
 	"bytes"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -16,6 +17,8 @@ var resolvedStub = netip.MustParseAddr("127.0.0.53")
 
 // parseResolvConf returns the addresses of the nameserver lines of a
 // resolv.conf in file order, without duplicates, at most maxDNSServers.
+// IPv4 addresses may take any form glibc's resolver accepts (inet_aton:
+// "0x55.0xff.0x70.1", "1442803713"); they are reported as dotted quads.
 func parseResolvConf(data []byte) []string {
 	servers := []string{}
 	seen := make(map[string]bool)
@@ -28,7 +31,10 @@ func parseResolvConf(data []byte) []string {
 		}
 		addr, err := netip.ParseAddr(fields[1])
 		if err != nil {
-			continue
+			var ok bool
+			if addr, ok = parseInetAton(fields[1]); !ok {
+				continue
+			}
 		}
 		s := addr.String()
 		if !seen[s] {
@@ -60,4 +66,45 @@ func replaceStub(servers, upstream []string) []string {
 		}
 	}
 	return out
+}
+
+// parseInetAton reads an IPv4 address as inet_aton does, which is how
+// glibc reads resolv.conf's nameserver lines: one to four parts separated
+// by '.', each decimal, octal (a leading 0) or hex (0x); the last part
+// fills the remaining bytes ("10.1" is 10.0.0.1).
+func parseInetAton(s string) (netip.Addr, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	var v uint64
+	for i, p := range parts {
+		base, digits := 10, p
+		switch {
+		case len(p) > 1 && (p[1] == 'x' || p[1] == 'X') && p[0] == '0':
+			base, digits = 16, p[2:]
+		case len(p) > 1 && p[0] == '0':
+			base, digits = 8, p[1:]
+		}
+		if digits == "" || digits[0] == '+' || digits[0] == '-' {
+			return netip.Addr{}, false
+		}
+		n, err := strconv.ParseUint(digits, base, 32)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		if i < len(parts)-1 {
+			if n > 0xff {
+				return netip.Addr{}, false
+			}
+			v = v<<8 | n
+			continue
+		}
+		bits := 8 * (4 - i)
+		if n >= 1<<bits {
+			return netip.Addr{}, false
+		}
+		v = v<<bits | n
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
 }

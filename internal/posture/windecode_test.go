@@ -57,7 +57,11 @@ func TestParseWinINETProxy(t *testing.T) {
 		{"with scheme", "http://proxy.example:8080", "http://proxy.example:8080", "http://proxy.example:8080"},
 		{"per protocol", "http=h1:80;https=h2:443;ftp=f:21", "h1:80", "h2:443"},
 		{"http only", "http=h1:80", "h1:80", ""},
-		{"socks only", "socks=s:1080", "", ""},
+		// Chromium (Chrome, Edge) and WinINET send the protocols no entry
+		// names through the socks= proxy, SOCKS4 unless a scheme says.
+		{"socks only", "socks=s:1080", "socks4://s:1080", "socks4://s:1080"},
+		{"socks for the rest", "http=h1:80;socks=203.0.113.66:1080", "h1:80", "socks4://203.0.113.66:1080"},
+		{"socks with scheme", "SOCKS=socks5://s:1080", "socks5://s:1080", "socks5://s:1080"},
 		{"upper case and spaces", "HTTP=h1:80; HTTPS=h2:443", "h1:80", "h2:443"},
 		{"fallback for the rest", "https=h2:443;other:3128", "other:3128", "h2:443"},
 		{"empty", "", "", ""},

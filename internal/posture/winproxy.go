@@ -1,6 +1,7 @@
 package posture
 
 import (
+	"cmp"
 	"strings"
 
 	"github.com/healthgate/healthgate/evidence"
@@ -11,11 +12,13 @@ import (
 // protocol ("proxy.example:8080", possibly with a scheme,
 // "http://proxy.example:8080") or a list of protocol=proxy pairs separated
 // by ';' ("http=p1:80;https=p2:443;ftp=p3:21;socks=p4:1080"). It returns
-// the proxies for HTTP and HTTPS; other protocols are not reported. An
-// entry without '=' in a list applies to the protocols the list does not
-// name, as WinINET does.
+// the proxies for HTTP and HTTPS. An entry without '=' in a list applies
+// to the protocols the list does not name, as WinINET does; failing that,
+// a socks= entry does (WinINET and Chromium, so Chrome and Edge, send
+// those protocols through it), reported as "socks4://p4:1080" (SOCKS4,
+// what both speak to it) unless it names its own scheme.
 func parseWinINETProxy(s string) (http, https string) {
-	var fallback string
+	var fallback, socks string
 	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ' ' || r == '\t' }) {
 		proto, server, found := strings.Cut(part, "=")
 		if !found {
@@ -34,8 +37,16 @@ func parseWinINETProxy(s string) (http, https string) {
 			if https == "" {
 				https = server
 			}
+		case "socks":
+			if socks == "" && server != "" {
+				socks = server
+				if !strings.Contains(socks, "://") {
+					socks = "socks4://" + socks
+				}
+			}
 		}
 	}
+	fallback = cmp.Or(fallback, socks)
 	if http == "" {
 		http = fallback
 	}
