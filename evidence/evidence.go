@@ -84,6 +84,9 @@ func Algorithm(pub crypto.PublicKey) (jose.SignatureAlgorithm, error) {
 		if len(k) != ed25519.PublicKeySize {
 			return "", errors.New("ed25519 public key has the wrong size")
 		}
+		if smallOrder(k) {
+			return "", fmt.Errorf("%w: ed25519 public key is a point of small order, which verifies forged signatures", ErrAlgorithm)
+		}
 		return jose.EdDSA, nil
 	case *ecdsa.PublicKey:
 		if k.Curve != elliptic.P256() {
@@ -93,6 +96,46 @@ func Algorithm(pub crypto.PublicKey) (jose.SignatureAlgorithm, error) {
 	default:
 		return "", fmt.Errorf("unsupported device key type %T", pub)
 	}
+}
+
+// smallOrderY are the y coordinates, little-endian without the sign bit, of
+// the Ed25519 points of order 1, 2, 4 and 8, with the non-canonical
+// encodings p and p+1 of 0 and 1 (libsodium's list). A public key among them
+// verifies signatures made without any private key: R = [S]B − [k]A holds
+// for R the identity and S zero.
+var smallOrderY = [][32]byte{
+	{},     // 0: order 4
+	{0: 1}, // 1: the identity
+	{0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+		0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05}, // order 8
+	{0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+		0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a}, // order 8
+	pMinus(1),  // p−1: order 2
+	pMinus(0),  // p: 0 again
+	pMinus(-1), // p+1: 1 again
+}
+
+// pMinus returns p−n for p = 2^255−19, little-endian.
+func pMinus(n int) [32]byte {
+	var b [32]byte
+	for i := range b {
+		b[i] = 0xff
+	}
+	b[0] = byte(0xed - n)
+	b[31] = 0x7f
+	return b
+}
+
+func smallOrder(k ed25519.PublicKey) bool {
+	var y [32]byte
+	copy(y[:], k)
+	y[31] &= 0x7f
+	for _, s := range smallOrderY {
+		if y == s {
+			return true
+		}
+	}
+	return false
 }
 
 // Sign validates the claims and signs them with the device key. The signer may

@@ -3,12 +3,14 @@ package evidence
 import (
 	"bytes"
 	"crypto"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/url"
 	"strconv"
 	"strings"
@@ -119,7 +121,53 @@ func SignProof(p Proof, signer crypto.Signer) ([]byte, error) {
 		return nil, err
 	}
 	out, err := obj.CompactSerialize()
-	return []byte(out), err
+	if err != nil {
+		return nil, err
+	}
+	if alg == jose.ES256 {
+		// VerifyProof takes only the low-s form of an ECDSA signature.
+		return lowS(out)
+	}
+	return []byte(out), nil
+}
+
+// p256HalfN is half the order of P-256: an ECDSA signature (r, s) with s
+// above it has the twin (r, n−s), which verifies as well.
+var p256HalfN = new(big.Int).Rsh(elliptic.P256().Params().N, 1)
+
+// lowS rewrites an ES256 compact JWS so that its signature's s is at most
+// n/2, the one form of the two that VerifyProof accepts.
+func lowS(tok string) ([]byte, error) {
+	i := strings.LastIndexByte(tok, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	if err != nil || len(sig) != 64 {
+		return nil, errors.New("signer made a malformed ES256 signature")
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	if s.Cmp(p256HalfN) <= 0 {
+		return []byte(tok), nil
+	}
+	s.Sub(elliptic.P256().Params().N, s).FillBytes(sig[32:])
+	return []byte(tok[:i+1] + base64.RawURLEncoding.EncodeToString(sig)), nil
+}
+
+// checkOneSpelling refuses every spelling of a compact JWS but the one a
+// signer makes: base64url without padding, with no white space or line
+// breaks (decoders skip them) and with the unused bits of each segment's
+// last character zero (decoders ignore them). The service recognises a
+// proof used twice by its bytes, so a second spelling would be a replay.
+func checkOneSpelling(tok []byte) error {
+	for _, b := range tok {
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_' || b == '.') {
+			return fmt.Errorf("%w: proof holds a byte that is not base64url", ErrMalformed)
+		}
+	}
+	for _, seg := range bytes.Split(tok, []byte{'.'}) {
+		if _, err := base64.RawURLEncoding.Strict().DecodeString(string(seg)); err != nil {
+			return fmt.Errorf("%w: proof is not in canonical base64url", ErrMalformed)
+		}
+	}
+	return nil
 }
 
 // VerifyProof checks a proof's signature with the device's public key (the
@@ -132,12 +180,18 @@ func VerifyProof(tok []byte, pub crypto.PublicKey, now time.Time) (*Proof, error
 	if len(tok) > 4096 {
 		return nil, ErrTooLarge
 	}
-	obj, err := jose.ParseSignedCompact(string(bytes.TrimSpace(tok)), []jose.SignatureAlgorithm{alg})
+	if err := checkOneSpelling(tok); err != nil {
+		return nil, err
+	}
+	obj, err := jose.ParseSignedCompact(string(tok), []jose.SignatureAlgorithm{alg})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if len(obj.Signatures) != 1 || obj.Signatures[0].Protected.ExtraHeaders[jose.HeaderType] != ProofType {
 		return nil, fmt.Errorf("%w: not a proof of possession", ErrMalformed)
+	}
+	if sig := obj.Signatures[0].Signature; alg == jose.ES256 && len(sig) == 64 && new(big.Int).SetBytes(sig[32:]).Cmp(p256HalfN) > 0 {
+		return nil, fmt.Errorf("%w: ES256 proof signature is not in low-s form", ErrMalformed)
 	}
 	payload, err := obj.Verify(pub)
 	if err != nil {

@@ -5,7 +5,10 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +75,62 @@ func TestProof(t *testing.T) {
 				t.Errorf("proof = %+v, want %+v", got, p)
 			}
 		})
+	}
+}
+
+// TestProofOneSpelling: the service refuses a proof used twice by hashing
+// the proof as sent (store.UseProof), so VerifyProof must accept only the
+// bytes SignProof made. JWS decoders skip CR and LF, ignore the unused bits
+// of a segment's last character and accept ECDSA's (r, n−s) as well as
+// (r, s); each such twin would buy another decision with the same proof.
+func TestProofOneSpelling(t *testing.T) {
+	now := time.Unix(1795932335, 0)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	p := evidence.Proof{TxHash: "9MUkxRgPPsV3vz8IjnkxZmGdwe1O2nUunaUbaabciGw", Origin: "https://shop.example", IssuedAt: now.Unix()}
+	tok, err := evidence.SignProof(p, ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(tok)
+	parts := strings.Split(s, ".")
+	// A 64-byte signature is 86 characters; the last carries 4 unused bits.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, s[len(s)-1])
+	bits := s[:len(s)-1] + string(alphabet[last^1])
+	for name, twin := range map[string]string{
+		"unused bits set":      bits,
+		"line feed inside":     parts[0] + "." + parts[1][:10] + "\n" + parts[1][10:] + "." + parts[2],
+		"carriage return":      parts[0] + "\r." + parts[1] + "." + parts[2],
+		"trailing white space": s + " ",
+		"leading new line":     "\n" + s,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := evidence.VerifyProof([]byte(twin), ed.Public(), now); !errors.Is(err, evidence.ErrMalformed) {
+				t.Errorf("VerifyProof(%q) = %v, want ErrMalformed", twin, err)
+			}
+		})
+	}
+	if _, err := evidence.VerifyProof(tok, ed.Public(), now); err != nil {
+		t.Errorf("the proof itself: %v", err)
+	}
+
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	n := elliptic.P256().Params().N
+	for i := range 8 { // a signer that leaves s as it comes makes high s half the time
+		tok, err := evidence.SignProof(p, ec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := evidence.VerifyProof(tok, ec.Public(), now); err != nil {
+			t.Fatalf("proof %d: %v", i, err)
+		}
+		parts := strings.Split(string(tok), ".")
+		sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+		other := new(big.Int).Sub(n, new(big.Int).SetBytes(sig[32:]))
+		other.FillBytes(sig[32:])
+		twin := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
+		if _, err := evidence.VerifyProof([]byte(twin), ec.Public(), now); err == nil {
+			t.Fatalf("proof %d: its (r, n-s) twin verifies too", i)
+		}
 	}
 }

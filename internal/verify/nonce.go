@@ -70,8 +70,11 @@ func (n *Nonces) Issue(deviceID string) (string, time.Time, error) {
 // Check verifies that nonce was issued to deviceID and has not expired, and
 // returns its expiry.
 func (n *Nonces) Check(deviceID, nonce string) (time.Time, error) {
+	// Only the spelling Issue made: single use is enforced on the string,
+	// and base64 decoders skip CR and LF and ignore the last character's
+	// unused bits, which would let one nonce be spelt many ways.
 	b, err := base64.RawURLEncoding.DecodeString(nonce)
-	if err != nil || len(b) != nonceLen {
+	if err != nil || len(b) != nonceLen || base64.RawURLEncoding.EncodeToString(b) != nonce {
 		return time.Time{}, ErrNonceUnknown
 	}
 	if !hmac.Equal(b[8+nonceRand:], n.mac(deviceID, b[:8+nonceRand])) {

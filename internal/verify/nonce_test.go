@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -84,5 +85,47 @@ func TestNonceBounds(t *testing.T) {
 				t.Errorf("NewNonces err = %v, want ok=%v", err, tt.ok)
 			}
 		})
+	}
+}
+
+// TestNonceOneSpelling: single use is enforced on the nonce string the
+// report carries (store.RecordReport), so Check must accept exactly the
+// string Issue returned. base64 decoders ignore the unused low bits of the
+// last character and skip CR and LF; without a canonical check one
+// challenge would yield many nonces that each buy a certificate.
+func TestNonceOneSpelling(t *testing.T) {
+	now := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+	n, err := NewNonces(bytes.Repeat([]byte{7}, 32), 0, func() time.Time { return now }, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce, _, err := n.Issue("dev-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 40 bytes in 54 characters: the last character carries 4 unused bits.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, nonce[len(nonce)-1])
+	trailing := nonce[:len(nonce)-1] + string(alphabet[last|1])
+	if trailing == nonce {
+		trailing = nonce[:len(nonce)-1] + string(alphabet[last&^1|2])
+	}
+	for name, variant := range map[string]string{
+		"unused bits set": trailing,
+		"line feed":       nonce[:20] + "\n" + nonce[20:],
+		"carriage return": nonce[:20] + "\r" + nonce[20:],
+		"trailing CRLF":   nonce + "\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if variant == nonce {
+				t.Fatal("variant is the nonce itself")
+			}
+			if _, err := n.Check("dev-a", variant); !errors.Is(err, ErrNonceUnknown) {
+				t.Errorf("Check(%q) = %v, want ErrNonceUnknown", variant, err)
+			}
+		})
+	}
+	if _, err := n.Check("dev-a", nonce); err != nil {
+		t.Errorf("Check of the issued nonce: %v", err)
 	}
 }
