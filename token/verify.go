@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -126,6 +127,13 @@ func Verify(ctx context.Context, tok []byte, keys KeySource, opts ...Option) (*C
 	for i, b := range tok {
 		if !isCompactChar(b) {
 			return nil, fmt.Errorf("%w: byte %d is not base64url", ErrMalformed, i)
+		}
+	}
+	// Nor unused bits set in a segment's last character: decoders ignore
+	// them, and go-jose checks the signature over the re-encoded segments.
+	for _, seg := range bytes.Split(tok, []byte{'.'}) {
+		if _, err := base64.RawURLEncoding.Strict().DecodeString(string(seg)); err != nil {
+			return nil, fmt.Errorf("%w: not canonical base64url", ErrMalformed)
 		}
 	}
 	jws, err := jose.ParseSignedCompact(string(tok), []jose.SignatureAlgorithm{jose.EdDSA})

@@ -294,3 +294,40 @@ func (f keyFunc) Key(_ context.Context, kid string) (crypto.PublicKey, error) { 
 var _ token.KeySource = keyFunc(nil)
 
 func signWith(k testKey, input []byte) []byte { return ed25519.Sign(k.priv, input) }
+
+// TestVerifyOneSpelling: a certificate has one spelling. Base64 decoders
+// ignore the unused low bits of a segment's last character, and the JWS
+// library checks the signature over the segments re-encoded, so a token
+// with those bits set would verify as a second spelling of the same
+// certificate, one that other JOSE libraries refuse.
+func TestVerifyOneSpelling(t *testing.T) {
+	ctx := context.Background()
+	iss := newIssuer(t, func() time.Time { return epoch }, 1)
+	keys := jwksOf(t, iss)
+	good, _, err := iss.Issue(request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	parts := strings.Split(string(good), ".")
+	tried := 0
+	for i, name := range []string{"header", "payload", "signature"} {
+		seg := parts[i]
+		if len(seg)%4 == 0 {
+			continue // no unused bits
+		}
+		tried++
+		t.Run(name, func(t *testing.T) {
+			c := strings.IndexByte(alphabet, seg[len(seg)-1])
+			twin := append([]string{}, parts...)
+			twin[i] = seg[:len(seg)-1] + string(alphabet[c^1])
+			tok := []byte(strings.Join(twin, "."))
+			if _, err := token.Verify(ctx, tok, keys, token.WithNow(func() time.Time { return epoch })); !errors.Is(err, token.ErrMalformed) {
+				t.Errorf("Verify of %s with unused bits set = %v, want ErrMalformed", name, err)
+			}
+		})
+	}
+	if tried == 0 {
+		t.Fatal("no segment has unused bits: the test checks nothing")
+	}
+}

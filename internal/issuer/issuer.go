@@ -56,6 +56,9 @@ func (l Lifetimes) Validate() error {
 	if l.Warning > l.Affirming {
 		errs = append(errs, errors.New("a warning certificate must not outlive a healthy one"))
 	}
+	if l.Contraindicated > l.Warning {
+		errs = append(errs, errors.New("a contraindicated certificate must not outlive a warning one"))
+	}
 	return errors.Join(errs...)
 }
 

@@ -71,6 +71,7 @@ func TestLifetimesValidate(t *testing.T) {
 		{name: "affirming above max", edit: func(l *issuer.Lifetimes) { l.Affirming = 48 * time.Hour }, wants: []string{"affirming certificate lifetime 48h0m0s is outside"}},
 		{name: "contraindicated below min", edit: func(l *issuer.Lifetimes) { l.Contraindicated = time.Second }, wants: []string{"contraindicated certificate lifetime 1s is outside"}},
 		{name: "warning outlives healthy", edit: func(l *issuer.Lifetimes) { l.Warning = 5 * time.Hour }, wants: []string{"must not outlive a healthy one"}},
+		{name: "contraindicated outlives warning", edit: func(l *issuer.Lifetimes) { l.Contraindicated = 2 * time.Hour }, wants: []string{"must not outlive a warning one"}},
 		{name: "every problem at once", edit: func(l *issuer.Lifetimes) { l.Min, l.Warning, l.Affirming = 0, 30*time.Hour, 2*time.Hour }, wants: []string{
 			"minimum certificate lifetime must be positive", "warning certificate lifetime", "must not outlive a healthy one"}},
 	}
