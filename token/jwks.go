@@ -275,7 +275,24 @@ func (r *RemoteJWKS) fetch(ctx context.Context) (map[string]ed25519.PublicKey, t
 		return nil, 0, err
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	resp, err := r.client.Do(req)
+	// A redirect is held to the same rule as the URL: an https server (or
+	// whoever answers for it) must not send the fetch to plain http, where
+	// anyone on the path could hand out keys.
+	client := *r.client
+	next := client.CheckRedirect
+	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := checkURL(req.URL.String()); err != nil {
+			return err
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -324,3 +324,24 @@ func ExampleNewRemoteJWKS() {
 	}
 	// Output: refused: true
 }
+
+// TestRemoteJWKSRedirectToHTTP: an https JWKS URL that redirects to plain
+// http elsewhere than loopback is refused before anything is fetched
+// there: keys from an unauthenticated connection would let anyone on the
+// path mint certificates.
+func TestRemoteJWKSRedirectToHTTP(t *testing.T) {
+	var redirected atomic.Int32
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		redirected.Add(1)
+		http.Redirect(w, r, "http://203.0.113.7/.well-known/jwks.json", http.StatusFound)
+	}))
+	defer ts.Close()
+	src := token.NewRemoteJWKS(ts.URL+"/.well-known/jwks.json", token.WithHTTPClient(ts.Client()), token.WithFetchTimeout(2*time.Second))
+	_, err := src.Key(context.Background(), "k1")
+	if err == nil || !strings.Contains(err.Error(), "http is allowed only to loopback") {
+		t.Errorf("Key = %v, want the redirect to plain http refused", err)
+	}
+	if redirected.Load() != 1 {
+		t.Errorf("%d requests to the https server, want 1", redirected.Load())
+	}
+}
