@@ -185,3 +185,26 @@ func TestVerifyLookup(t *testing.T) {
 		t.Errorf("unknown device: err = %v, want the lookup's error", err)
 	}
 }
+
+func TestRunsTool(t *testing.T) {
+	for _, tt := range []struct {
+		name, tool string
+		want       bool
+	}{
+		{"ToDesk.exe", "todesk", true},
+		{"ToDesk_Service.exe", "todesk", true},
+		{"/opt/todesk/bin/todesk", "todesk", true},
+		{"todesk", "todesk", true},
+		{"com.teamviewer.service", "teamviewer", true},
+		{"AutodeskDesktopApp.exe", "todesk", false},
+		{"autodesk", "todesk", false},
+		{"Xvncserver", "vncserver", false},
+		{"tode", "todesk", false},
+		{"", "todesk", false},
+		{"todesk", "", false},
+	} {
+		if got := evidence.RunsTool(tt.name, tt.tool); got != tt.want {
+			t.Errorf("RunsTool(%q, %q) = %v, want %v", tt.name, tt.tool, got, tt.want)
+		}
+	}
+}

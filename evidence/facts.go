@@ -1,6 +1,9 @@
 package evidence
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Facts is the typed device posture a report carries. Every group is
 // optional: a collector that could not run leaves its group nil and says why
@@ -139,6 +142,31 @@ type ProcessFacts struct {
 type Process struct {
 	Name   string `json:"name"`
 	SHA256 string `json:"sha256,omitempty"` // hex, lower case; empty when unreadable
+}
+
+// RunsTool reports whether a program name (any case) names a tool given in
+// lower case: the tool's name at the start of the program name or right
+// after a character that is not a letter or a digit ("ToDesk.exe",
+// "/opt/todesk/todesk", "todesk_service"), not inside a longer word
+// ("AutodeskDesktopApp.exe" does not run todesk). The policy and the
+// agent's feed match remote-control tools this way.
+func RunsTool(name, tool string) bool {
+	if tool == "" {
+		return false
+	}
+	for i := 0; i+len(tool) <= len(name); i++ {
+		if i > 0 && isAlnum(name[i-1]) {
+			continue
+		}
+		if strings.EqualFold(name[i:i+len(tool)], tool) {
+			return true
+		}
+	}
+	return false
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // DiskEncryptionFacts says whether the system volume is encrypted

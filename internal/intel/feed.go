@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/healthgate/healthgate/evidence"
 )
 
 // Kind is the kind of a feed entry.
@@ -135,11 +137,11 @@ func (s *Set) MatchIP(addr string) bool {
 	return false
 }
 
-// MatchTool returns the listed tool name a process name contains, if any.
+// MatchTool returns the listed tool a process name runs (evidence.RunsTool),
+// if any.
 func (s *Set) MatchTool(process string) (string, bool) {
-	p := strings.ToLower(process)
 	for _, t := range s.Tool {
-		if strings.Contains(p, t) {
+		if evidence.RunsTool(process, t) {
 			return t, true
 		}
 	}

@@ -37,6 +37,9 @@ func TestSetApplyAndChecksum(t *testing.T) {
 	if tool, ok := s.MatchTool("AnyDesk.exe"); !ok || tool != "anydesk" {
 		t.Error("tool matching wrong")
 	}
+	if tool, ok := s.MatchTool("NotAnyDesk.exe"); ok {
+		t.Errorf("NotAnyDesk.exe matched %s: a tool's name inside a longer word is another program", tool)
+	}
 	// The checksum is of the canonical text form, computed independently.
 	want := mustSet(t, Entry{KindTool, "anydesk"}, Entry{KindIP, "192.0.2.1"}, Entry{KindIP, "10.0.0.0/8"},
 		Entry{KindSHA256, hashA}, Entry{KindPrefix, "00000001"}, Entry{KindPrefix, "0000000f"}).Checksum()

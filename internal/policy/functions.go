@@ -125,6 +125,12 @@ func functions() []cel.EnvOption {
 			ps, ok := nativeSlice[evidence.Process](v)
 			return ok && slices.ContainsFunc(ps, func(p evidence.Process) bool { return set.anyContainedIn(lowerASCII(p.Name)) }), ok
 		}),
+		listFunction("anyNameRunsTool", "processes_any_name_runs_tool_list", processList, func(v ref.Val, set *stringSet) (bool, bool) {
+			ps, ok := nativeSlice[evidence.Process](v)
+			return ok && slices.ContainsFunc(ps, func(p evidence.Process) bool {
+				return slices.ContainsFunc(set.items, func(tool string) bool { return evidence.RunsTool(p.Name, tool) })
+			}), ok
+		}),
 		listFunction("anyHashIn", "processes_any_hash_in_list", processList, func(v ref.Val, set *stringSet) (bool, bool) {
 			ps, ok := nativeSlice[evidence.Process](v)
 			return ok && slices.ContainsFunc(ps, func(p evidence.Process) bool {
