@@ -1,9 +1,6 @@
 package evidence
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
 // Facts is the typed device posture a report carries. Every group is
 // optional: a collector that could not run leaves its group nil and says why
@@ -144,29 +141,44 @@ type Process struct {
 	SHA256 string `json:"sha256,omitempty"` // hex, lower case; empty when unreadable
 }
 
-// RunsTool reports whether a program name (any case) names a tool given in
-// lower case: the tool's name at the start of the program name or right
-// after a character that is not a letter or a digit ("ToDesk.exe",
-// "/opt/todesk/todesk", "todesk_service"), not inside a longer word
-// ("AutodeskDesktopApp.exe" does not run todesk). The policy and the
-// agent's feed match remote-control tools this way.
+// RunsTool reports whether a program name names a tool given in lower
+// case: the tool's name, ASCII letters in any case, at the start of the
+// program name or right after a character that is not a letter or a digit
+// ("ToDesk.exe", "/opt/todesk/todesk", "todesk_service"), not inside a
+// longer word ("AutodeskDesktopApp.exe" does not run todesk). The policy
+// and the agent's feed match remote-control tools this way.
 func RunsTool(name, tool string) bool {
 	if tool == "" {
 		return false
 	}
 	for i := 0; i+len(tool) <= len(name); i++ {
-		if i > 0 && isAlnum(name[i-1]) {
-			continue
-		}
-		if strings.EqualFold(name[i:i+len(tool)], tool) {
+		if (i == 0 || !isAlnum(name[i-1])) && equalLowerASCII(name[i:i+len(tool)], tool) {
 			return true
 		}
 	}
 	return false
 }
 
+// WordStart reports whether position i of s starts a word: it is the start
+// of s or follows a character that is not an ASCII letter or digit.
+func WordStart(s string, i int) bool { return i == 0 || !isAlnum(s[i-1]) }
+
 func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// equalLowerASCII reports whether s, with ASCII letters lower-cased, is lower.
+func equalLowerASCII(s, lower string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // DiskEncryptionFacts says whether the system volume is encrypted

@@ -127,9 +127,7 @@ func functions() []cel.EnvOption {
 		}),
 		listFunction("anyNameRunsTool", "processes_any_name_runs_tool_list", processList, func(v ref.Val, set *stringSet) (bool, bool) {
 			ps, ok := nativeSlice[evidence.Process](v)
-			return ok && slices.ContainsFunc(ps, func(p evidence.Process) bool {
-				return slices.ContainsFunc(set.items, func(tool string) bool { return evidence.RunsTool(p.Name, tool) })
-			}), ok
+			return ok && slices.ContainsFunc(ps, func(p evidence.Process) bool { return set.anyToolIn(lowerASCII(p.Name)) }), ok
 		}),
 		listFunction("anyHashIn", "processes_any_hash_in_list", processList, func(v ref.Val, set *stringSet) (bool, bool) {
 			ps, ok := nativeSlice[evidence.Process](v)
@@ -190,6 +188,35 @@ func (s *stringSet) anyContainedIn(str string) bool {
 		}
 		for _, sub := range s.bigrams[k] {
 			if strings.HasPrefix(str[i:], sub) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// anyToolIn reports whether a lower-cased program name runs any entry of
+// the set, as evidence.RunsTool decides: an entry starting a word of it.
+// It looks entries up by their first two bytes, like anyContainedIn.
+func (s *stringSet) anyToolIn(name string) bool {
+	for i := range len(name) {
+		if !evidence.WordStart(name, i) {
+			continue
+		}
+		for _, sub := range s.short {
+			if sub != "" && strings.HasPrefix(name[i:], sub) {
+				return true
+			}
+		}
+		if i+1 >= len(name) || len(s.bigrams) == 0 {
+			continue
+		}
+		k := bigram(name, i)
+		if s.seen[k>>6]&(1<<(k&63)) == 0 {
+			continue
+		}
+		for _, sub := range s.bigrams[k] {
+			if strings.HasPrefix(name[i:], sub) {
 				return true
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -196,5 +197,20 @@ func TestDefault(t *testing.T) {
 	}
 	if got, want := len(q.Rules()), len(p.Rules()); got != want {
 		t.Errorf("Load(DefaultYAML()) has %d rules, want %d", got, want)
+	}
+}
+
+// TestAnyToolInAgreesWithRunsTool: the policy's indexed matcher and
+// evidence.RunsTool, which the agent uses, decide alike.
+func TestAnyToolInAgreesWithRunsTool(t *testing.T) {
+	tools := []string{"todesk", "teamviewer", "x", "vnc", "anydesk", "x11vnc"}
+	set := newStringSet(tools)
+	names := []string{"ToDesk.exe", "AutodeskDesktopApp.exe", "TEAMVIEWER", "com.teamviewer.x", "mytoolx", "x", "Xvnc",
+		"tightvnc-server", "/usr/bin/x11vnc", "ANYDESK", "", "a.b", "vncviewer", "todes", "tode-sk"}
+	for _, name := range names {
+		want := slices.ContainsFunc(tools, func(tool string) bool { return evidence.RunsTool(name, tool) })
+		if got := set.anyToolIn(lowerASCII(name)); got != want {
+			t.Errorf("%q: anyToolIn = %v, RunsTool = %v", name, got, want)
+		}
 	}
 }
