@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -439,7 +440,8 @@ func TestFirewallBackends(t *testing.T) {
 	}
 }
 
-// TestHostsHuge checks that a 50 MB hosts file costs a bounded read.
+// TestHostsHuge: a hijack after 50 MB of padding is still found, and
+// reading such a file costs bounded memory.
 func TestHostsHuge(t *testing.T) {
 	root := t.TempDir()
 	p := filepath.Join(root, "etc", "hosts")
@@ -448,8 +450,6 @@ func TestHostsHuge(t *testing.T) {
 	}
 	var chunk bytes.Buffer
 	for i := 0; chunk.Len() < 1<<20; i++ {
-		// Comments dominate, so the 1 MiB prefix holds fewer than 512
-		// entries and only the size limit truncates.
 		chunk.WriteString("# " + strings.Repeat("x", 2000) + "\n10.0.0.1 host.example\n")
 	}
 	file, err := os.Create(p)
@@ -460,6 +460,9 @@ func TestHostsHuge(t *testing.T) {
 		if _, err := file.Write(chunk.Bytes()); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, err := file.WriteString("203.0.113.66 www.alipay.com\n"); err != nil {
+		t.Fatal(err)
 	}
 	if err := file.Close(); err != nil {
 		t.Fatal(err)
@@ -472,14 +475,33 @@ func TestHostsHuge(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtime.ReadMemStats(&after)
-	if got, want := f.Hosts.Truncated, true; got != want {
-		t.Errorf("Truncated = %v, want %v", got, want)
-	}
-	if got, want := len(f.Hosts.Entries), 1; got != want {
-		t.Errorf("len(Entries) = %d, want %d", got, want)
+	want := []evidence.HostEntry{{Host: "host.example", IP: "10.0.0.1"}, {Host: "www.alipay.com", IP: "203.0.113.66"}}
+	if !reflect.DeepEqual(f.Hosts.Entries, want) || f.Hosts.Truncated {
+		t.Errorf("hosts = %+v (truncated %v), want %+v", f.Hosts.Entries, f.Hosts.Truncated, want)
 	}
 	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(16<<20); got > limit {
 		t.Errorf("allocated %d bytes reading a 50 MB hosts file, want at most %d", got, limit)
+	}
+}
+
+// TestHostsOverLimit: a file over the size limit is read up to it, says
+// it was truncated, and the line the limit cuts is not read as a whole.
+func TestHostsOverLimit(t *testing.T) {
+	file := "10.0.0.1 a.example\n203.0.113.66 www.alipay.com\n"
+	limit := int64(len("10.0.0.1 a.example\n203.0.113.66 www.ali"))
+	entries, _, err := scanHosts(&limitedReader{r: strings.NewReader(file), left: limit}, "")
+	if !errors.Is(err, errHostsTooLarge) {
+		t.Errorf("err = %v, want errHostsTooLarge", err)
+	}
+	if want := []evidence.HostEntry{{Host: "a.example", IP: "10.0.0.1"}}; !reflect.DeepEqual(entries, want) {
+		t.Errorf("entries = %+v, want %+v (not the cut www.ali)", entries, want)
+	}
+	// An overlong line is skipped, the lines around it are read.
+	long := "10.0.0.2 " + strings.Repeat("b", maxHostsLine) + ".example\n"
+	entries, truncated, err := scanHosts(strings.NewReader("10.0.0.1 a.example\n"+long+"10.0.0.3 c.example"), "")
+	want := []evidence.HostEntry{{Host: "a.example", IP: "10.0.0.1"}, {Host: "c.example", IP: "10.0.0.3"}}
+	if err != nil || truncated || !reflect.DeepEqual(entries, want) {
+		t.Errorf("with an overlong line: %+v %v %v, want %+v", entries, truncated, err, want)
 	}
 }
 

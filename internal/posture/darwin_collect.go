@@ -125,17 +125,12 @@ func macAntivirus(ctx context.Context, env *Env, run runner, f *evidence.Facts) 
 }
 
 func macHosts(ctx context.Context, env *Env, run runner, f *evidence.Facts) error {
-	data, cut, err := env.readHead("etc/hosts", maxHostsBytes)
-	if err != nil && !isNotExist(err) {
-		return fmt.Errorf("reading hosts file: %w", err)
+	hosts, err := env.readHosts("etc/hosts", "")
+	if err != nil {
+		return err
 	}
-	if cut {
-		if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
-			data = data[:i+1]
-		}
-	}
-	entries, truncated := parseHosts(data, "")
-	f.Hosts = &evidence.HostsFacts{Entries: dropBroadcastHost(entries), Truncated: truncated || cut}
+	hosts.Entries = dropBroadcastHost(hosts.Entries)
+	f.Hosts = hosts
 	return nil
 }
 

@@ -1,7 +1,11 @@
 package posture
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"net/netip"
 	"strings"
 
@@ -10,9 +14,60 @@ import (
 
 // Limits on the hosts file.
 const (
-	maxHostsEntries = 512     // entries a report carries (the evidence limit)
-	maxHostsBytes   = 1 << 20 // bytes of the file read; the rest is ignored
+	maxHostsEntries = 512 // entries a report carries (the evidence limit)
+	// maxHostsBytes is how much of the file is read, line by line (memory
+	// stays bounded by the entries kept): far more than the largest
+	// ad-blocking lists, so that padding cannot push a hijack out of
+	// reach; the rest of a larger file is ignored and the facts say so.
+	maxHostsBytes = 64 << 20
+	maxHostsLine  = 64 << 10 // a longer line is skipped
 )
+
+// readHosts reads and parses a device's hosts file (see parseHosts). A
+// file that does not exist has no entries.
+func (e *Env) readHosts(name, hostname string) (*evidence.HostsFacts, error) {
+	f, _, err := e.open(name)
+	if isNotExist(err) {
+		return &evidence.HostsFacts{Entries: []evidence.HostEntry{}}, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("reading hosts file: %w", err)
+	}
+	defer f.Close()
+	entries, truncated, err := scanHosts(&limitedReader{r: f, left: maxHostsBytes}, hostname)
+	if errors.Is(err, errHostsTooLarge) {
+		truncated = true // the line the limit cut is not read
+	} else if err != nil {
+		return nil, fmt.Errorf("reading hosts file: %w", err)
+	}
+	return &evidence.HostsFacts{Entries: entries, Truncated: truncated}, nil
+}
+
+var errHostsTooLarge = errors.New("hosts file larger than the limit")
+
+// limitedReader fails once left bytes are read, where io.LimitReader would
+// end the file and let its cut last line be read as a whole one.
+type limitedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, errHostsTooLarge
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+// parseHosts is scanHosts over a file read whole.
+func parseHosts(data []byte, hostname string) (entries []evidence.HostEntry, truncated bool) {
+	entries, truncated, _ = scanHosts(bytes.NewReader(data), hostname)
+	return entries, truncated
+}
 
 // parseHosts returns the entries of a hosts file that are not the standard
 // loopback and IPv6 multicast lines, one per distinct (host, address) pair
@@ -24,7 +79,7 @@ const (
 // those on other addresses first, then on loopback, then on 0.0.0.0 or ::,
 // so that the thousands of blocking lines of an ad-blocking hosts file
 // cannot hide a hijack appended after them.
-func parseHosts(data []byte, hostname string) (entries []evidence.HostEntry, truncated bool) {
+func scanHosts(r io.Reader, hostname string) (entries []evidence.HostEntry, truncated bool, err error) {
 	hostname = normalizeHost(hostname)
 	type kept struct {
 		e    evidence.HostEntry
@@ -33,9 +88,26 @@ func parseHosts(data []byte, hostname string) (entries []evidence.HostEntry, tru
 	var all []kept
 	var perRank [3]int
 	seen := make(map[evidence.HostEntry]bool) // only entries kept
-	for len(data) > 0 {
-		var line []byte
-		line, data, _ = bytes.Cut(data, []byte{'\n'})
+	br := bufio.NewReaderSize(r, maxHostsLine)
+	for {
+		line, rerr := br.ReadSlice('\n')
+		if errors.Is(rerr, bufio.ErrBufferFull) {
+			for errors.Is(rerr, bufio.ErrBufferFull) { // skip the rest of an overlong line
+				_, rerr = br.ReadSlice('\n')
+			}
+			if rerr != nil && rerr != io.EOF {
+				err = rerr
+				break
+			}
+			continue
+		}
+		if rerr != nil && rerr != io.EOF {
+			err = rerr // a line without its end is not read
+			break
+		}
+		if len(line) == 0 && rerr == io.EOF {
+			break
+		}
 		if i := bytes.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
@@ -43,8 +115,8 @@ func parseHosts(data []byte, hostname string) (entries []evidence.HostEntry, tru
 		if len(fields) < 2 || len(fields[0]) > 64 {
 			continue
 		}
-		addr, err := netip.ParseAddr(fields[0])
-		if err != nil {
+		addr, perr := netip.ParseAddr(fields[0])
+		if perr != nil {
 			continue
 		}
 		rank := hostsRank(addr)
@@ -88,7 +160,7 @@ func parseHosts(data []byte, hostname string) (entries []evidence.HostEntry, tru
 	for i, k := range all {
 		entries[i] = k.e
 	}
-	return entries, truncated
+	return entries, truncated, err
 }
 
 // hostsRank orders hosts entries by how likely they redirect a name

@@ -1,15 +1,13 @@
 package posture
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/healthgate/healthgate/evidence"
 )
 
-// Collect reads /etc/hosts (at most its first maxHostsBytes bytes).
+// Collect reads /etc/hosts (at most maxHostsBytes of it).
 func (hostsCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
 	// The device's own name has a standard loopback line.
 	var hostname string
@@ -20,17 +18,10 @@ func (hostsCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) 
 			}
 		}
 	}
-	data, cut, err := env.readHead("etc/hosts", maxHostsBytes)
-	if err != nil && !isNotExist(err) {
-		return fmt.Errorf("reading hosts file: %w", err)
+	hosts, err := env.readHosts("etc/hosts", hostname)
+	if err != nil {
+		return err
 	}
-	if cut {
-		// Drop the line the limit cut in two.
-		if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
-			data = data[:i+1]
-		}
-	}
-	entries, truncated := parseHosts(data, hostname)
-	f.Hosts = &evidence.HostsFacts{Entries: entries, Truncated: truncated || cut}
+	f.Hosts = hosts
 	return nil
 }

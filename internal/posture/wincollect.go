@@ -1,7 +1,6 @@
 package posture
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -226,17 +225,11 @@ func winProcesses(ctx context.Context, sys winSystem, f *evidence.Facts) error {
 // the device root, with the parser Linux uses. hostname is the device's
 // own name, whose loopback line counts as standard; it may be empty.
 func winHosts(ctx context.Context, env *Env, windowsDir, hostname string, f *evidence.Facts) error {
-	data, cut, err := env.readHead(windowsDir+"/System32/drivers/etc/hosts", maxHostsBytes)
-	if err != nil && !isNotExist(err) {
-		return fmt.Errorf("reading hosts file: %w", err)
+	hosts, err := env.readHosts(windowsDir+"/System32/drivers/etc/hosts", hostname)
+	if err != nil {
+		return err
 	}
-	if cut {
-		if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
-			data = data[:i+1]
-		}
-	}
-	entries, truncated := parseHosts(data, hostname)
-	f.Hosts = &evidence.HostsFacts{Entries: entries, Truncated: truncated || cut}
+	f.Hosts = hosts
 	return nil
 }
 
