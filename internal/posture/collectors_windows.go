@@ -56,12 +56,19 @@ func (antivirusCollector) Collect(ctx context.Context, env *Env, f *evidence.Fac
 	return withSystem(env, func(sys winSystem) error { return winAntivirus(ctx, env, sys, f) })
 }
 
-// Collect reads the hosts file under %SystemRoot% on the running system,
-// or Windows\System32\drivers\etc\hosts under a device tree.
+// Collect reads the hosts file Windows reads on the running system (in
+// Tcpip's DataBasePath, by default under %SystemRoot%), or
+// Windows\System32\drivers\etc\hosts under a device tree.
 func (hostsCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {
-	root, dir := windowsRoot(env.Root, os.Getenv("SystemRoot"))
-	e := &Env{Root: root, Now: env.Now}
-	return winHosts(ctx, e, dir, localHostname(env), f)
+	if !winLive(env) {
+		return winHosts(ctx, &Env{Root: env.Root, Now: env.Now}, "Windows/System32/drivers/etc", "", f)
+	}
+	var dataBasePath string
+	if v, err := (liveWindows{}).registry(ctx, regTcpipParameters); err == nil {
+		dataBasePath, _ = v["DataBasePath"].(string)
+	}
+	root, dir := winHostsDir(dataBasePath, os.Getenv("SystemRoot"))
+	return winHosts(ctx, &Env{Root: root, Now: env.Now}, dir, localHostname(env), f)
 }
 
 func (dnsCollector) Collect(ctx context.Context, env *Env, f *evidence.Facts) error {

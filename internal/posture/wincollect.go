@@ -221,16 +221,53 @@ func winProcesses(ctx context.Context, sys winSystem, f *evidence.Facts) error {
 	return nil
 }
 
-// winHosts reads the hosts file, Windows\System32\drivers\etc\hosts under
-// the device root, with the parser Linux uses. hostname is the device's
-// own name, whose loopback line counts as standard; it may be empty.
-func winHosts(ctx context.Context, env *Env, windowsDir, hostname string, f *evidence.Facts) error {
-	hosts, err := env.readHosts(windowsDir+"/System32/drivers/etc/hosts", hostname)
+// winHosts reads the hosts file in hostsDir (slash-separated, under the
+// device root; Windows\System32\drivers\etc unless DataBasePath moved it)
+// with the parser Linux uses. hostname is the device's own name, whose
+// loopback line counts as standard; it may be empty.
+func winHosts(ctx context.Context, env *Env, hostsDir, hostname string, f *evidence.Facts) error {
+	hosts, err := env.readHosts(hostsDir+"/hosts", hostname)
 	if err != nil {
 		return err
 	}
 	f.Hosts = hosts
 	return nil
+}
+
+// regTcpipParameters holds DataBasePath, the folder Windows reads the
+// hosts file from.
+const regTcpipParameters = `HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters`
+
+// winHostsDir returns the drive root and the slash-separated folder under
+// it that Windows reads the hosts file from: the DataBasePath value of
+// regTcpipParameters (as read from the registry, %SystemRoot% and %windir%
+// not yet expanded), else the default under %SystemRoot%. Malware that
+// wants a hijack no one sees points DataBasePath at a hosts file of its
+// own; the collector reads the file Windows reads.
+func winHostsDir(dataBasePath, systemRoot string) (root, dir string) {
+	root, windowsDir := windowsRoot("", systemRoot)
+	def := windowsDir + "/System32/drivers/etc"
+	p := strings.TrimSpace(dataBasePath)
+	if p == "" {
+		return root, def
+	}
+	sysRoot := strings.TrimRight(strings.TrimSpace(systemRoot), `\`)
+	if sysRoot == "" {
+		sysRoot = root + windowsDir
+	}
+	for _, v := range []string{"%SystemRoot%", "%windir%"} {
+		if i := strings.Index(strings.ToLower(p), strings.ToLower(v)); i >= 0 {
+			p = p[:i] + sysRoot + p[i+len(v):]
+		}
+	}
+	if len(p) < 3 || p[1] != ':' || !isLetter(p[0]) || p[2] != '\\' && p[2] != '/' || strings.Contains(p, "%") {
+		return root, def // not an absolute path Windows could use
+	}
+	dir = strings.Trim(strings.ReplaceAll(p[3:], `\`, "/"), "/")
+	if dir == "" || strings.Contains("/"+dir+"/", "/../") {
+		return root, def
+	}
+	return strings.ToUpper(p[:2]) + `\`, dir
 }
 
 // windowsRoot returns the device root and the Windows folder below it

@@ -266,7 +266,7 @@ func TestWindowsHosts(t *testing.T) {
 	root, dir := windowsRoot(windowsData+"/tree", `D:\ignored`)
 	env := &Env{Root: root, Now: func() time.Time { return winNow }}
 	var f evidence.Facts
-	if err := winHosts(context.Background(), env, dir, "", &f); err != nil {
+	if err := winHosts(context.Background(), env, dir+"/System32/drivers/etc", "", &f); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := json.Marshal(f.Hosts)
@@ -276,7 +276,7 @@ func TestWindowsHosts(t *testing.T) {
 	// A tree without a hosts file has no entries.
 	empty := &Env{Root: t.TempDir(), Now: env.Now}
 	f = evidence.Facts{}
-	if err := winHosts(context.Background(), empty, "Windows", "", &f); err != nil {
+	if err := winHosts(context.Background(), empty, "Windows/System32/drivers/etc", "", &f); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := len(f.Hosts.Entries), 0; got != want {
@@ -370,5 +370,31 @@ func TestWindowsTrustStoreStockRoots(t *testing.T) {
 	}
 	if got, want := len(f.TrustStore.Added), len(windowsRoots); got != want {
 		t.Errorf("with Mozilla's baseline alone %d roots added, want every Windows root (%d)", got, want)
+	}
+}
+
+// TestWinHostsDir: the hosts file is read where Tcpip's DataBasePath says,
+// as Windows reads it, so a hosts file moved by malware is still checked.
+func TestWinHostsDir(t *testing.T) {
+	for _, tt := range []struct {
+		value, systemRoot, root, dir string
+	}{
+		{"", `C:\Windows`, `C:\`, "Windows/System32/drivers/etc"},
+		{`%SystemRoot%\System32\drivers\etc`, `C:\Windows`, `C:\`, "Windows/System32/drivers/etc"},
+		{`%systemroot%\System32\drivers\etc`, `D:\WINNT`, `D:\`, "WINNT/System32/drivers/etc"},
+		{`%windir%\Temp\etc`, `C:\Windows`, `C:\`, "Windows/Temp/etc"},
+		{`C:\ProgramData\svc\etc\`, `C:\Windows`, `C:\`, "ProgramData/svc/etc"},
+		{`e:\evil`, `C:\Windows`, `E:\`, "evil"},
+		// What Windows could not use leaves the default.
+		{`relative\etc`, `C:\Windows`, `C:\`, "Windows/System32/drivers/etc"},
+		{`%ProgramData%\etc`, `C:\Windows`, `C:\`, "Windows/System32/drivers/etc"},
+		{`C:\`, `C:\Windows`, `C:\`, "Windows/System32/drivers/etc"},
+		{`C:\a\..\..\b`, `C:\Windows`, `C:\`, "Windows/System32/drivers/etc"},
+		{`\\server\share\etc`, `C:\Windows`, `C:\`, "Windows/System32/drivers/etc"},
+	} {
+		root, dir := winHostsDir(tt.value, tt.systemRoot)
+		if root != tt.root || dir != tt.dir {
+			t.Errorf("winHostsDir(%q, %q) = %q, %q; want %q, %q", tt.value, tt.systemRoot, root, dir, tt.root, tt.dir)
+		}
 	}
 }
