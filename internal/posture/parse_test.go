@@ -147,7 +147,7 @@ func TestParseResolvConf(t *testing.T) {
 }
 
 func TestReplaceStub(t *testing.T) {
-	got := replaceStub([]string{"10.0.0.1", "127.0.0.53", "10.0.0.2"}, []string{"10.0.0.2", "192.168.1.1"})
+	got := replaceStub([]string{"10.0.0.1", "127.0.0.53", "10.0.0.2"}, "127.0.0.53", []string{"10.0.0.2", "192.168.1.1"})
 	if got, want := jsonOf(t, got), `["10.0.0.1","10.0.0.2","192.168.1.1"]`; got != want {
 		t.Errorf("replaceStub = %s, want %s", got, want)
 	}

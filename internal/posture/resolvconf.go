@@ -47,7 +47,7 @@ func parseResolvConf(data []byte) []string {
 
 // replaceStub returns servers with systemd-resolved's stub replaced by the
 // upstream resolvers, without duplicates, at most maxDNSServers.
-func replaceStub(servers, upstream []string) []string {
+func replaceStub(servers []string, stub string, upstream []string) []string {
 	out := []string{}
 	seen := make(map[string]bool)
 	add := func(s string) {
@@ -57,7 +57,7 @@ func replaceStub(servers, upstream []string) []string {
 		}
 	}
 	for _, s := range servers {
-		if s != resolvedStub.String() {
+		if s != stub {
 			add(s)
 			continue
 		}
