@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/healthgate/healthgate/evidence"
@@ -48,8 +50,11 @@ type Agent struct {
 	key  devicekey.Key
 	jwk  devicekey.JWK
 	log  *slog.Logger
+	// enrolMu makes concurrent reports (daemon, checkout endpoint) enrol
+	// once.
+	enrolMu sync.Mutex
 	// hardware is whether the server enrolled the key as hardware-bound.
-	hardware bool
+	hardware atomic.Bool
 	// protect holds the protective feed (protect.go).
 	protect *protection
 }
@@ -75,6 +80,9 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Root == "" {
 		cfg.Root = "/"
 	}
+	// The feed's snapshot can take minutes to download: without a client
+	// of the caller's, the feed keeps its own, longer timeout.
+	feedClient := cfg.Client
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -103,7 +111,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	feed, err := NewFeedSync(FeedConfig{Server: cfg.Server, StateDir: cfg.StateDir, Version: cfg.Version,
-		Client: cfg.Client, Logger: cfg.Logger, Now: cfg.Now})
+		Client: feedClient, Logger: cfg.Logger, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -136,10 +144,12 @@ func (e *APIError) Error() string {
 // Enroll registers the device key with the server unless this state
 // directory is already enrolled there, and returns the device id.
 func (a *Agent) Enroll(ctx context.Context) (string, error) {
+	a.enrolMu.Lock()
+	defer a.enrolMu.Unlock()
 	var e Enrolment
 	if err := readJSON(filepath.Join(a.cfg.StateDir, enrolmentFile), &e); err == nil &&
 		e.Server == a.cfg.Server && e.JKT == a.jwk.Thumbprint() && e.DeviceID != "" && (e.Quotes || !a.quotes()) {
-		a.hardware = e.Hardware
+		a.hardware.Store(e.Hardware)
 		return e.DeviceID, nil
 	}
 	var resp enrollAnswer
@@ -157,7 +167,7 @@ func (a *Agent) Enroll(ctx context.Context) (string, error) {
 	if a.key.Hardware() && !e.Hardware {
 		a.log.Warn("the server did not record the device key as hardware-bound", slog.String("device_id", e.DeviceID))
 	}
-	a.hardware = e.Hardware
+	a.hardware.Store(e.Hardware)
 	return e.DeviceID, nil
 }
 
@@ -205,7 +215,7 @@ func (a *Agent) ReportOnce(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Raw = withHardware(res.Raw, a.hardware) // tpm.go
+	res.Raw = withHardware(res.Raw, a.hardware.Load()) // tpm.go
 	return res, nil
 }
 
@@ -250,20 +260,32 @@ func (a *Agent) Evidence(ctx context.Context, deviceID string, facts evidence.Fa
 }
 
 func (a *Agent) evidence(ctx context.Context, deviceID string, facts evidence.Facts, findings []evidence.Finding, session string) ([]byte, error) {
+	// The report itself is checked first, with stand-ins for what the
+	// server provides: an evidence.ErrSchema from here on is the server's
+	// doing (its nonce or device id), not the report's, and must not make
+	// the daemon drop the report as refused for good.
+	claims := &evidence.Claims{
+		Nonce: "placeholder-nonce", UEID: "placeholder-device", IssuedAt: a.cfg.Now().Unix(), SWName: SWName, SWVersion: a.cfg.Version,
+		Platform: posture.Platform(), Facts: facts, Findings: findings, Session: session,
+	}
+	if err := claims.Validate(); err != nil {
+		return nil, err
+	}
 	var ch struct {
 		Nonce string `json:"nonce"`
 	}
 	if _, err := a.post(ctx, "/v1/challenge", "application/json", map[string]string{"device_id": deviceID}, &ch); err != nil {
 		return nil, fmt.Errorf("asking for a challenge: %w", err)
 	}
-	claims := &evidence.Claims{
-		Nonce: ch.Nonce, UEID: deviceID, IssuedAt: a.cfg.Now().Unix(), SWName: SWName, SWVersion: a.cfg.Version,
-		Platform: posture.Platform(), Facts: facts, Findings: findings, Session: session,
-	}
+	claims.Nonce, claims.UEID, claims.IssuedAt = ch.Nonce, deviceID, a.cfg.Now().Unix()
 	if err := a.addQuote(claims); err != nil { // tpm.go
 		return nil, err
 	}
-	return evidence.Sign(claims, a.key)
+	tok, err := evidence.Sign(claims, a.key)
+	if errors.Is(err, evidence.ErrSchema) {
+		return nil, fmt.Errorf("the server's challenge or device id does not fit the evidence: %v", err)
+	}
+	return tok, err
 }
 
 // Submit sends signed evidence and stores the certificate it gets back.
@@ -315,13 +337,7 @@ func (a *Agent) post(ctx context.Context, path, contentType string, body any, ou
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
-			return nil, &APIError{Status: resp.StatusCode, Code: "http_error", Message: strings.TrimSpace(string(raw))}
-		}
-		return nil, &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+		return nil, apiError(resp.StatusCode, raw) // feed.go
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return nil, fmt.Errorf("server answer is not the expected JSON: %w", err)

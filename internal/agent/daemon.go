@@ -149,25 +149,38 @@ func (d *Daemon) Run(ctx context.Context) error {
 	nextWatch := now.Add(d.cfg.WatchEvery)
 	var retryAt time.Time // when the queue may be sent again
 	attempt := 0          // failed sends in a row
+	byWatch := false      // the next report is due to a watched file's change
 	fp := Fingerprint(d.a.cfg.Root, d.cfg.WatchPaths)
 	d.log.Info("agent daemon started", slog.Duration("interval", d.cfg.Interval), slog.Int("queued", d.queue.Len()))
 
 	for ctx.Err() == nil {
 		now = d.now()
+		// A clock set back (a wrong time corrected) leaves deadlines far in
+		// the future: none may be further than its longest span from now.
+		nextWatch = earliest(nextWatch, now.Add(d.cfg.WatchEvery))
+		nextReport = earliest(nextReport, now.Add(time.Duration(float64(d.cfg.Interval)*(1+IntervalJitter))))
+		retryAt = earliest(retryAt, now.Add(d.cfg.MaxBackoff))
 		if !now.Before(nextWatch) {
 			nextWatch = now.Add(d.cfg.WatchEvery)
 			if f := Fingerprint(d.a.cfg.Root, d.cfg.WatchPaths); f != fp {
 				fp = f
 				d.log.Info("watched file changed: reporting now")
 				nextReport = now
+				byWatch = true
 			}
 		}
 		if !now.Before(nextReport) {
-			if err := d.enqueue(ctx, now); err != nil {
+			if err := d.enqueue(ctx, now); err != nil && ctx.Err() == nil {
 				d.log.Error("cannot queue report", slog.Any("err", err))
 			}
 			nextReport = now.Add(d.jitter(d.cfg.Interval))
-			retryAt = now // a new report is worth one immediate try
+			// A new report is worth one immediate try, but not while tries
+			// back off when it is a watched file's: a file some program
+			// rewrites every minute would otherwise undo the backoff.
+			if !byWatch || attempt == 0 {
+				retryAt = now
+			}
+			byWatch = false
 		}
 		if d.queue.Len() > 0 && !now.Before(retryAt) {
 			res, err := d.drain(ctx)
@@ -213,6 +226,11 @@ func earliest(a, b time.Time) time.Time {
 func (d *Daemon) enqueue(ctx context.Context, now time.Time) error {
 	facts := d.a.Collect(ctx)
 	r := QueuedReport{CollectedAt: now, Facts: facts, Findings: d.a.localFindings(ctx, facts)}
+	if err := ctx.Err(); err != nil {
+		// Shutting down: the collectors gave up, so facts is not the
+		// device's posture.
+		return err
+	}
 	dropped, err := d.queue.Push(r)
 	if err != nil {
 		return err
@@ -300,8 +318,8 @@ func (d *Daemon) jitter(v time.Duration) time.Duration {
 // outage while each device's delays still never shrink.
 func (d *Daemon) backoff(attempt int) time.Duration {
 	ceiling := d.cfg.MaxBackoff
-	if attempt < 32 {
-		ceiling = min(d.cfg.MinBackoff<<attempt, d.cfg.MaxBackoff)
+	if attempt < 63 && d.cfg.MinBackoff <= d.cfg.MaxBackoff>>attempt { // MinBackoff<<attempt would not overflow
+		ceiling = d.cfg.MinBackoff << attempt
 	}
 	return ceiling/2 + time.Duration(float64(ceiling/2)*d.cfg.Rand())
 }

@@ -70,7 +70,11 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	for _, fn := range due {
 		fn()
 	}
-	if now.After(c.horizon) {
+	c.mu.Lock()
+	now = c.now // an event may have set the clock (a clock jump)
+	past := now.After(c.horizon)
+	c.mu.Unlock()
+	if past {
 		c.stop()
 	}
 	ch := make(chan time.Time, 1)
@@ -490,5 +494,179 @@ func TestDaemonConfigValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, want error: %v", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// jump sets the clock by d at once (negative: back), as when a user or NTP
+// corrects the system time; the horizon moves with it.
+func (c *fakeClock) jump(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.horizon = c.horizon.Add(d)
+}
+
+func TestDaemonKeepsReportingAfterClockJumpsBack(t *testing.T) {
+	// The clock runs 30 days ahead, then is corrected: deadlines computed
+	// from the wrong time must not put reports and watching to sleep for
+	// 30 days.
+	const back = 30 * 24 * time.Hour
+	r := newRig(t, rigOptions{horizon: 4 * time.Hour, interval: time.Hour})
+	jumpAt := 30 * time.Minute
+	r.clock.at(jumpAt, func() { r.clock.jump(-back) })
+	changeAt := 2 * time.Hour
+	r.clock.at(changeAt, func() {
+		if err := os.WriteFile(filepath.Join(r.root, "etc/hosts"), []byte("6.6.6.6 pay.example\n"), 0o644); err != nil {
+			t.Error(err)
+		}
+	})
+	r.run(t)
+
+	var after []time.Time
+	for _, at := range r.server.reportTimes() {
+		if at.Before(t0) {
+			after = append(after, at)
+		}
+	}
+	// 3.5h left after the jump at a 1h interval, plus the hosts change.
+	if len(after) < 3 {
+		t.Fatalf("got %d reports in the 3.5h after the clock went back, want at least 3: %v", len(after), r.server.reportTimes())
+	}
+	if g := gaps(after); len(g) > 0 {
+		for _, d := range g {
+			if d > time.Hour+time.Hour/10+DefaultWatchEvery {
+				t.Errorf("reports %v apart after the clock went back, want at most the interval", d)
+			}
+		}
+	}
+}
+
+func TestDaemonBackoffStaysWithinBounds(t *testing.T) {
+	for _, cfg := range []DaemonConfig{
+		{},
+		{MinBackoff: time.Minute, MaxBackoff: time.Hour},
+		{MinBackoff: time.Second, MaxBackoff: 24 * time.Hour},
+	} {
+		cfg.Rand = func() float64 { return 0 }
+		cfg.setDefaults()
+		d := &Daemon{cfg: cfg}
+		prev := time.Duration(0)
+		for attempt := 0; attempt < 70; attempt++ {
+			got := d.backoff(attempt)
+			if got < cfg.MinBackoff/2 || got > cfg.MaxBackoff {
+				t.Errorf("min %v max %v: backoff(%d) = %v, want within [%v, %v]",
+					cfg.MinBackoff, cfg.MaxBackoff, attempt, got, cfg.MinBackoff/2, cfg.MaxBackoff)
+			}
+			if got < prev {
+				t.Errorf("min %v max %v: backoff(%d) = %v shrank from %v", cfg.MinBackoff, cfg.MaxBackoff, attempt, got, prev)
+			}
+			prev = got
+		}
+	}
+}
+
+func TestDaemonQueuesNoPartialReportAtShutdown(t *testing.T) {
+	// SIGTERM arrives while posture is being collected: the collectors
+	// give up, and what they return is not the device's posture.
+	r := newRig(t, rigOptions{horizon: time.Hour, interval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r.daemon.enqueue(ctx, r.clock.Now())
+	if n := r.daemon.Queue().Len(); n != 0 {
+		r, _, _ := r.daemon.Queue().Peek()
+		t.Fatalf("a report collected while shutting down was queued (%d), facts unknown: %v", n, r.Facts.Unknown)
+	}
+}
+
+func TestAgentConcurrentReportsEnrolOnce(t *testing.T) {
+	// The checkout endpoint reports while the daemon sends its queue.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clock := newFakeClock(time.Hour, cancel)
+	var reports sync.WaitGroup
+	var mu sync.Mutex
+	enrolled := 0
+	srv := newFakeServer(t, clock, time.Hour)
+	inner := srv.Server.Config.Handler
+	srv.Server.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/enroll" {
+			mu.Lock()
+			enrolled++
+			mu.Unlock()
+		}
+		inner.ServeHTTP(w, r)
+	})
+	a, err := New(Config{Server: srv.URL, StateDir: t.TempDir(), Root: t.TempDir(), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		reports.Add(1)
+		go func() {
+			defer reports.Done()
+			if _, err := a.ReportOnce(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	reports.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if enrolled != 1 {
+		t.Errorf("%d enrolments for one device key, want 1", enrolled)
+	}
+}
+
+func TestDaemonWatchedFileChurnKeepsBackoff(t *testing.T) {
+	// While the server is down, a watched file that some program rewrites
+	// every minute queues a report each time; it must not turn each one
+	// into an immediate retry that ignores the backoff.
+	r := newRig(t, rigOptions{horizon: 2 * time.Hour, interval: 24 * time.Hour})
+	r.server.setDown(true)
+	for i := 1; i < 120; i++ {
+		r.clock.at(time.Duration(i)*time.Minute, func() {
+			if err := os.WriteFile(filepath.Join(r.root, "etc/hosts"), fmt.Appendf(nil, "127.0.0.1 localhost # %d\n", i), 0o644); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	r.run(t)
+	// Backoff alone gives about ten tries in two hours.
+	if n := len(r.server.attemptTimes()); n > 20 {
+		t.Errorf("%d tries in a 2h outage, want at most 20: the backoff was ignored", n)
+	}
+	if r.daemon.Queue().Len() == 0 {
+		t.Error("the reports of the changes were not queued")
+	}
+}
+
+func TestDaemonKeepsReportsWhenChallengeIsGarbage(t *testing.T) {
+	// For an hour the server hands out nonces the evidence schema refuses
+	// (a broken deployment). That is the server's fault, not the reports':
+	// they must wait in the queue, not be dropped as refused for good.
+	r := newRig(t, rigOptions{horizon: 2 * time.Hour, interval: 20 * time.Minute})
+	var mu sync.Mutex
+	broken := true
+	r.clock.at(time.Hour, func() { mu.Lock(); broken = false; mu.Unlock() })
+	inner := r.server.Server.Config.Handler
+	r.server.Server.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		b := broken
+		mu.Unlock()
+		if b && req.URL.Path == "/v1/challenge" {
+			io.WriteString(w, `{"nonce":"x"}`)
+			return
+		}
+		inner.ServeHTTP(w, req)
+	})
+	r.run(t)
+	if got := r.daemon.Queue().Dropped(); got != 0 {
+		t.Errorf("dropped %d reports because of the server's nonces", got)
+	}
+	if len(r.sent) < 3 {
+		t.Errorf("sent %d reports, want the 3 queued during the hour and more", len(r.sent))
+	}
+	if r.daemon.Queue().Len() != 0 {
+		t.Errorf("%d reports left in the queue", r.daemon.Queue().Len())
 	}
 }

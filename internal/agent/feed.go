@@ -40,6 +40,8 @@ const (
 	DefaultFeedMaxBytes = 256 << 20
 	// maxFullHashCache bounds the full-hash answers kept in memory.
 	maxFullHashCache = 4096
+	// maxFullHashTTL bounds how long a full-hash answer is kept.
+	maxFullHashTTL = time.Hour
 )
 
 // FeedSyncDelay says how long to wait before the next feed fetch: after a
@@ -251,14 +253,24 @@ func (f *FeedSync) persist(set *intel.Set, version int64, checksum string) error
 	return writeFileAtomic(filepath.Join(f.cfg.StateDir, feedFile), b, 0o600)
 }
 
-func apiError(status int, raw []byte) error {
+// apiError is the error of a server answer with a status that is not
+// success. Its message is bounded: it is logged with every retry.
+func apiError(status int, raw []byte) *APIError {
 	var e struct {
 		Error struct{ Code, Message string } `json:"error"`
 	}
 	if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
-		return &APIError{Status: status, Code: "http_error", Message: string(bytes.TrimSpace(raw[:min(len(raw), 512)]))}
+		return &APIError{Status: status, Code: "http_error", Message: clipMessage(string(bytes.TrimSpace(raw)))}
 	}
-	return &APIError{Status: status, Code: e.Error.Code, Message: e.Error.Message}
+	return &APIError{Status: status, Code: clipMessage(e.Error.Code), Message: clipMessage(e.Error.Message)}
+}
+
+// clipMessage cuts a server's message to 512 bytes of valid UTF-8.
+func clipMessage(s string) string {
+	if len(s) <= 512 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:512], "") + "…"
 }
 
 // Check matches the device's facts against the feed and returns findings
@@ -398,7 +410,9 @@ func (f *FeedSync) fullHashes(ctx context.Context, prefixes []string) (map[strin
 	var ask []string
 	f.cacheMu.Lock()
 	for _, p := range prefixes {
-		if e, ok := f.cache[p]; ok && now.Before(e.until) {
+		// An entry due more than maxFullHashTTL from now was cached
+		// before the clock was set back: it is stale.
+		if e, ok := f.cache[p]; ok && now.Before(e.until) && e.until.Sub(now) <= maxFullHashTTL {
 			out[p] = e.hashes
 		} else {
 			ask = append(ask, p)
@@ -434,7 +448,7 @@ func (f *FeedSync) fullHashes(ctx context.Context, prefixes []string) (map[strin
 	if err := json.Unmarshal(raw, &fh); err != nil {
 		return nil, fmt.Errorf("full-hash answer is not the expected JSON: %w", err)
 	}
-	ttl := time.Duration(min(max(fh.CacheSeconds, 0), 3600)) * time.Second
+	ttl := time.Duration(min(max(fh.CacheSeconds, 0), int(maxFullHashTTL/time.Second))) * time.Second
 	got := map[string][]string{}
 	for _, m := range fh.Matches {
 		got[m.Prefix] = m.FullHashes

@@ -258,3 +258,90 @@ func TestFeedSyncDelay(t *testing.T) {
 		}
 	}
 }
+
+func TestFeedSyncAfterClockJumpsBack(t *testing.T) {
+	// The device clock ran a year ahead when the feed was last synced;
+	// once it is corrected the feed must not wait a year for its next sync.
+	var mu sync.Mutex
+	fetches := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetches++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"version":1,"snapshot":true,"checksum":"`+(&intel.Set{}).Checksum()+`"}`)
+	}))
+	defer srv.Close()
+	now := time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC)
+	a, err := New(Config{Server: srv.URL, StateDir: t.TempDir(), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a.syncFeedIfDue(ctx)
+	now = now.AddDate(-1, 0, 0)
+	a.syncFeedIfDue(ctx)
+	a.syncFeedIfDue(ctx) // due again only after FeedInterval
+	if fetches != 2 {
+		t.Errorf("%d feed fetches, want 2 (before and after the clock went back)", fetches)
+	}
+}
+
+func TestFullHashCacheAfterClockJumpsBack(t *testing.T) {
+	fs := newFeedServer(t)
+	fs.put(intel.TypeDomain, "alipay-secure-login.example")
+	now := time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC)
+	f, err := NewFeedSync(FeedConfig{Server: fs.http.URL, StateDir: t.TempDir(), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := f.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const u = "https://login.alipay-secure-login.example/"
+	if v, err := f.CheckURL(ctx, u); err != nil || !v.Listed {
+		t.Fatalf("CheckURL = %+v, %v", v, err)
+	}
+	now = now.AddDate(-1, 0, 0) // the clock is corrected
+	if _, err := f.CheckURL(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if len(fs.bodies) != 2 {
+		t.Errorf("%d full-hash requests, want 2: an answer cached for at most an hour was kept a year", len(fs.bodies))
+	}
+}
+
+func TestAgentFeedClientAllowsLargeSnapshots(t *testing.T) {
+	// Reports use a 30s client; a snapshot of up to DefaultFeedMaxBytes
+	// needs the feed's own, longer timeout.
+	a, err := New(Config{Server: "http://127.0.0.1:1", StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.protect.feed.cfg.Client.Timeout; got != 0 && got < 5*time.Minute {
+		t.Errorf("feed client timeout %v, want at least 5m", got)
+	}
+}
+
+func TestAgentErrorFromHugeAnswerIsBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, strings.Repeat("<html>garbage</html>", 1<<16))
+	}))
+	defer srv.Close()
+	a, err := New(Config{Server: srv.URL, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Enroll(context.Background())
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadGateway {
+		t.Fatalf("err = %v, want an APIError 502", err)
+	}
+	if n := len(err.Error()); n > 1024 {
+		t.Errorf("error of %d bytes: the server's whole answer is logged with each retry", n)
+	}
+}

@@ -35,7 +35,9 @@ func (a *Agent) syncFeedIfDue(ctx context.Context) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := a.cfg.Now()
-	if now.Before(p.next) {
+	// A next sync further away than any delay we set means the clock was
+	// set back since: sync now rather than wait out the difference.
+	if now.Before(p.next) && p.next.Sub(now) <= FeedMaxBackoff {
 		return
 	}
 	if _, err := p.feed.Sync(ctx); err != nil {
