@@ -153,7 +153,7 @@ func Sign(c *Claims, signer crypto.Signer) ([]byte, error) {
 		return nil, fmt.Errorf("encoding evidence: %w", err)
 	}
 	if len(payload) > MaxSize*3/4-512 {
-		return nil, fmt.Errorf("evidence payload is %d bytes, more than the limit", len(payload))
+		return nil, fmt.Errorf("%w: the payload is %d bytes", ErrTooLarge, len(payload))
 	}
 	var key any = cryptosigner.Opaque(signer)
 	if priv, ok := signer.(ed25519.PrivateKey); ok {

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,24 @@ func TestSignRefusesInvalidClaims(t *testing.T) {
 	c.Platform = ""
 	if _, err := evidence.Sign(c, key); !errors.Is(err, evidence.ErrSchema) {
 		t.Errorf("Sign of invalid claims: err = %v, want ErrSchema", err)
+	}
+}
+
+// TestSignRefusesTooLarge: claims valid field by field can still add up to
+// more than a report may carry; the error says so (ErrTooLarge), so that
+// the agent drops such a report instead of retrying it forever.
+func TestSignRefusesTooLarge(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	c := claims()
+	c.Facts.Processes = &evidence.ProcessFacts{}
+	for i := range 4096 {
+		c.Facts.Processes.Running = append(c.Facts.Processes.Running, evidence.Process{Name: fmt.Sprintf("%0200d", i)})
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("claims not valid: %v", err)
+	}
+	if _, err := evidence.Sign(c, key); !errors.Is(err, evidence.ErrTooLarge) {
+		t.Errorf("Sign of %d processes: err = %v, want ErrTooLarge", len(c.Facts.Processes.Running), err)
 	}
 }
 
