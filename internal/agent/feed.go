@@ -100,6 +100,10 @@ type fullHashEntry struct {
 // server's checksum; the update was not applied.
 var ErrFeedChecksum = errors.New("feed checksum does not match")
 
+// errFeedWrongBase means the server answered a delta from another version
+// than the one asked for; the delta was not applied.
+var errFeedWrongBase = errors.New("feed delta is from another version")
+
 // NewFeedSync loads the feed kept in the state directory, if any and
 // intact, and returns a FeedSync ready to update it.
 func NewFeedSync(cfg FeedConfig) (*FeedSync, error) {
@@ -171,12 +175,13 @@ func (f *FeedSync) Len() int {
 }
 
 // Sync fetches what changed since the version held and applies it. It
-// reports whether the feed changed. A checksum mismatch or a server that
-// no longer knows our version makes it start over from a snapshot, once.
+// reports whether the feed changed. A checksum mismatch, a delta from
+// another version or a server that no longer knows our version makes it
+// start over from a snapshot, once.
 func (f *FeedSync) Sync(ctx context.Context) (bool, error) {
 	changed, err := f.sync(ctx, f.Version())
 	var apiErr *APIError
-	if errors.Is(err, ErrFeedChecksum) || errors.As(err, &apiErr) && apiErr.Code == "feed_version_ahead" {
+	if errors.Is(err, ErrFeedChecksum) || errors.Is(err, errFeedWrongBase) || errors.As(err, &apiErr) && apiErr.Code == "feed_version_ahead" {
 		f.cfg.Logger.Warn("feed out of step with the server: fetching a snapshot", slog.Any("err", err))
 		return f.sync(ctx, 0)
 	}
@@ -226,7 +231,7 @@ func (f *FeedSync) sync(ctx context.Context, since int64) (bool, error) {
 			return false, errors.New("feed snapshot removes entries")
 		}
 	case feed.Since != since:
-		return false, fmt.Errorf("feed delta is since version %d, we asked since %d", feed.Since, since)
+		return false, fmt.Errorf("%w: since version %d, we asked since %d", errFeedWrongBase, feed.Since, since)
 	}
 	if err := next.Apply(feed.Remove, feed.Add); err != nil {
 		return false, fmt.Errorf("applying the feed: %w", err)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -226,6 +228,36 @@ func TestFeedSyncStartsOverWhenServerIsBehind(t *testing.T) {
 	}
 	if changed, err := f.Sync(ctx); err != nil || !changed || f.Version() != 1 || f.Len() != 1 {
 		t.Errorf("sync against a server that is behind: %v %v, version %d, %d entries", changed, err, f.Version(), f.Len())
+	}
+}
+
+// TestFeedSyncStartsOverOnWrongBase: a delta from another version than the
+// one asked for is not applied, and the feed starts over from a snapshot
+// instead of staying old for as long as the server answers so.
+func TestFeedSyncStartsOverOnWrongBase(t *testing.T) {
+	fs := newFeedServer(t)
+	fs.put(intel.TypeTool, "anydesk")
+	dir := t.TempDir()
+	ctx := context.Background()
+	if _, err := newTestFeedSync(t, fs.http.URL, dir).Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fs.put(intel.TypeTool, "teamviewer")
+	target, _ := url.Parse(fs.http.URL)
+	forward := httputil.NewSingleHostReverseProxy(target)
+	wrong := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/feed" && r.URL.Query().Get("since") != "0" {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"version":9,"since":7,"checksum":"x","add":{},"remove":{}}`))
+			return
+		}
+		forward.ServeHTTP(w, r)
+	}))
+	defer wrong.Close()
+	f := newTestFeedSync(t, wrong.URL, dir)
+	before := f.Version()
+	if changed, err := f.Sync(ctx); err != nil || !changed || f.Len() != 2 || f.Version() == before {
+		t.Errorf("after a delta from the wrong base: %v %v, version %d (was %d), %d entries; want the snapshot's 2", changed, err, f.Version(), before, f.Len())
 	}
 }
 
