@@ -5,18 +5,54 @@
   var cfg = document.body.dataset;
   var hg = Healthgate.init({ agent: cfg.agent, lang: cfg.lang });
   var result = document.getElementById("result");
+  var pay = document.getElementById("pay");
   var session = ""; // set when the healthgate:// path was taken
   var tx = {
     account: cfg.account, amount: "128.00", currency: "CNY",
     payee: "demo-shop", merchant_url: location.origin + "/"
   };
 
+  // post resolves to the JSON answer of the shop's backend; it rejects when
+  // the backend cannot be reached or does not answer JSON.
   function post(path, body) {
     return fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
       .then(function (r) { return r.json(); });
   }
 
+  // failed says in words that the shop could not be reached, instead of
+  // leaving "Checking…" on the page for ever.
+  function failed() {
+    result.innerHTML = "";
+    var p = document.createElement("p");
+    p.className = "hg hg-deny";
+    p.setAttribute("role", "alert");
+    p.textContent = hg.text("payFailed");
+    result.appendChild(p);
+    pay.disabled = false;
+  }
+
+  // wrongCode tells why the step-up did not go through, in words tied to
+  // the code field, and puts the person back in it.
+  function wrongCode() {
+    var input = result.querySelector("#hg-code");
+    if (!input) { return; }
+    var why = document.getElementById("hg-code-error");
+    if (!why) {
+      why = document.createElement("p");
+      why.id = "hg-code-error";
+      why.className = "hg-error";
+      why.setAttribute("role", "alert");
+      input.parentNode.insertBefore(why, input.nextSibling);
+    }
+    why.textContent = hg.text("stepWrong");
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", "hg-code-error");
+    input.focus();
+    input.select();
+  }
+
   function done() {
+    pay.disabled = true; // paid
     result.innerHTML = "";
     var p = document.createElement("p");
     p.className = "hg hg-allow";
@@ -26,6 +62,7 @@
   }
 
   function show(decision) {
+    pay.disabled = decision.outcome === "allow";
     if (decision.error) {
       result.textContent = decision.error.message;
       return;
@@ -37,14 +74,16 @@
       },
       onStepUp: function (code) {
         post("/pay/confirm", { decision_id: decision.decision_id, code: code }).then(function (r) {
-          if (r.ok) { done(); } else { result.querySelector("input").setAttribute("aria-invalid", "true"); }
-        });
+          if (r.ok) { done(); } else { wrongCode(); }
+        }).then(null, failed);
       }
     });
     if (decision.outcome === "allow") { setTimeout(done, 1500); }
   }
 
-  document.getElementById("pay").addEventListener("click", function () {
+  pay.addEventListener("click", function () {
+    if (pay.disabled) { return; }
+    pay.disabled = true; // one payment at a time
     result.textContent = hg.text("checking");
     var proof = session ? Promise.resolve({ unavailable: "app_link" }) : hg.getProof(tx);
     proof.then(function (p) {
@@ -53,16 +92,17 @@
           if (p.unavailable && !session) { decision.agentUnavailable = true; }
           show(decision);
         });
-    });
+    }).then(null, failed);
   });
 
   document.getElementById("app-link").addEventListener("click", function (e) {
     e.preventDefault();
     post("/pay/session", {}).then(function (s) {
+      if (!s || typeof s.session !== "string" || !s.session) { failed(); return; }
       session = s.session;
       document.body.setAttribute("data-session", session);
       result.textContent = hg.text("appOpened");
       location.href = hg.appLink(cfg.server, session);
-    });
+    }).then(null, failed);
   });
 })();

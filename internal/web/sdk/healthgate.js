@@ -24,12 +24,14 @@
       stepNoAgent: "我们没能检查这台设备的安全状况（Healthgate 安全助手没有响应或未获允许），所以需要多一步验证。",
       stepCode: "短信验证码",
       stepConfirm: "确认付款",
+      stepWrong: "验证码不对。请看一下短信，重新输入。",
       denyTitle: "为了您的资金安全，本次付款已暂停",
       denyBody: "这台设备现在付款不安全。请按下面的步骤处理后再付款：",
       fixSteps: "修复方法",
       openApp: "用 Healthgate 安全助手检查",
       appOpened: "已请 Healthgate 安全助手检查这台设备。检查完成后，请点击“立即付款”。",
-      done: "付款成功"
+      done: "付款成功",
+      payFailed: "付款没有完成：暂时连不上商家。请检查网络连接，然后再试一次。"
     },
     en: {
       checking: "Checking this device's safety…",
@@ -43,49 +45,86 @@
       stepNoAgent: "We could not check this device's safety (the Healthgate app did not answer or was not allowed to), so we need one more check.",
       stepCode: "SMS code",
       stepConfirm: "Confirm payment",
+      stepWrong: "That code is not right. Check the SMS and enter it again.",
       denyTitle: "This payment was stopped to protect your money",
       denyBody: "It is not safe to pay from this device right now. Do this first, then pay again:",
       fixSteps: "How to fix it",
       openApp: "Check with the Healthgate app",
       appOpened: "The Healthgate app was asked to check this device. When it is done, click Pay now.",
-      done: "Payment complete"
+      done: "Payment complete",
+      payFailed: "The payment did not go through: we could not reach the shop. Check your internet connection and try again."
     }
   };
 
   var config = { agent: "http://127.0.0.1:17853", lang: "zh-CN", timeoutMs: 3000 };
 
+  // init sets options; one left undefined or null keeps its default.
   function init(opts) {
-    for (var k in opts) { if (Object.prototype.hasOwnProperty.call(opts, k)) { config[k] = opts[k]; } }
-    if (!TEXT[config.lang]) { config.lang = "en"; }
+    for (var k in opts) {
+      if (Object.prototype.hasOwnProperty.call(opts, k) && opts[k] != null) { config[k] = opts[k]; }
+    }
+    config.lang = language(config.lang);
     return api;
   }
 
+  // language maps a language tag (BCP 47, any case: "zh", "zh-cn",
+  // "zh-Hans-CN", "en-GB") to one of ours; anything else reads English.
+  function language(tag) {
+    var l = String(tag).toLowerCase();
+    return l === "zh" || l.indexOf("zh-") === 0 ? "zh-CN" : "en";
+  }
+
   function t(key) { return TEXT[config.lang][key]; }
+
+  // askAgent posts body to the agent at path and resolves to read(answer),
+  // or to {unavailable: reason} when the agent is missing or refused by the
+  // browser (Local Network Access permission denied: agent_unreachable),
+  // refuses (agent_refused_<status>), answers something other than what
+  // read accepts (agent_bad_answer) or has not answered in full within
+  // config.timeoutMs (permission prompt still pending: agent_timeout). It
+  // never rejects.
+  function askAgent(path, body, read) {
+    return new Promise(function (resolve) {
+      var ctrl = typeof AbortController === "function" ? new AbortController() : null;
+      var settled = false;
+      function finish(v) {
+        if (!settled) { settled = true; clearTimeout(timer); resolve(v); }
+      }
+      var timer = setTimeout(function () {
+        finish({ unavailable: "agent_timeout" });
+        if (ctrl) { ctrl.abort(); }
+      }, config.timeoutMs);
+      fetch(config.agent + path, {
+        method: "POST",
+        mode: "cors",
+        credentials: "omit",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        signal: ctrl ? ctrl.signal : undefined
+      }).then(function (resp) {
+        if (!resp.ok) { finish({ unavailable: "agent_refused_" + resp.status }); return; }
+        return resp.json().then(function (answer) {
+          finish((answer && typeof answer === "object" && read(answer)) || { unavailable: "agent_bad_answer" });
+        }, function () { finish({ unavailable: "agent_bad_answer" }); });
+      }).then(null, function () { finish({ unavailable: "agent_unreachable" }); });
+    });
+  }
 
   // getProof asks the local agent for a certificate and a proof over the
   // transaction. It never throws: when the agent is missing, refused by
   // the browser (Local Network Access permission denied) or too slow
   // (permission prompt still pending), it resolves to {unavailable: reason}
   // and the platform falls back to step-up.
+  //
+  // Only the five fields the proof covers go to the agent, which refuses
+  // any other (a page may pass the whole transaction it sends to its
+  // platform, with event, channel and so on).
   function getProof(transaction) {
-    var ctrl = typeof AbortController === "function" ? new AbortController() : null;
-    var timer = setTimeout(function () { if (ctrl) { ctrl.abort(); } }, config.timeoutMs);
-    return fetch(config.agent + "/v1/proof", {
-      method: "POST",
-      mode: "cors",
-      credentials: "omit",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ transaction: transaction }),
-      signal: ctrl ? ctrl.signal : undefined
-    }).then(function (resp) {
-      clearTimeout(timer);
-      if (!resp.ok) { return { unavailable: "agent_refused_" + resp.status }; }
-      return resp.json().then(function (body) {
-        return { certificate: body.certificate, proof: body.proof, tier: body.tier };
-      });
-    }, function (err) {
-      clearTimeout(timer);
-      return { unavailable: err && err.name === "AbortError" ? "agent_timeout" : "agent_unreachable" };
+    var tx = {}, fields = ["account", "amount", "currency", "payee", "merchant_url"];
+    fields.forEach(function (f) { if (transaction && transaction[f] != null) { tx[f] = transaction[f]; } });
+    return askAgent("/v1/proof", { transaction: tx }, function (a) {
+      if (typeof a.certificate !== "string" || !a.certificate) { return null; }
+      return { certificate: a.certificate, proof: typeof a.proof === "string" ? a.proof : "", tier: a.tier };
     });
   }
 
@@ -94,12 +133,9 @@
   // URL itself never leaves the computer. Resolves to {listed} or
   // {unavailable: reason}.
   function checkURL(url) {
-    return fetch(config.agent + "/v1/check-url", {
-      method: "POST", mode: "cors", credentials: "omit",
-      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ url: url })
-    }).then(function (resp) {
-      return resp.ok ? resp.json() : { unavailable: "agent_refused_" + resp.status };
-    }, function () { return { unavailable: "agent_unreachable" }; });
+    return askAgent("/v1/check-url", { url: url }, function (a) {
+      return typeof a.listed === "boolean" ? { listed: a.listed } : null;
+    });
   }
 
   // appLink returns the healthgate:// link that asks the installed agent to
@@ -162,6 +198,9 @@
       var input = el("input", { id: "hg-code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: "6" });
       var ok = el("button", { type: "button", "class": "hg-confirm", text: t("stepConfirm") });
       ok.addEventListener("click", function () { if (handlers.onStepUp) { handlers.onStepUp(input.value); } });
+      input.addEventListener("keydown", function (e) {
+        if (e.key === "Enter") { e.preventDefault(); ok.click(); }
+      });
       box = el("section", { "class": "hg hg-stepup", role: "alertdialog", "aria-labelledby": "hg-title" }, [
         el("h2", { id: "hg-title", text: t("stepTitle") }),
         decision.agentUnavailable ? el("p", { "class": "hg-why", text: t("stepNoAgent") }) : null,
@@ -169,7 +208,9 @@
         el("p", { text: t("stepBody") }), el("label", { "for": "hg-code", text: t("stepCode") }), input, ok]);
     }
     container.appendChild(box);
-    var focus = box.querySelector("button, input") || box;
+    // A warning takes focus itself, so it is read before anything is
+    // pressed: its first button goes on despite the risk.
+    var focus = outcome === "warn" ? box : box.querySelector("button, input") || box;
     if (!focus.hasAttribute("tabindex") && focus === box) { box.setAttribute("tabindex", "-1"); }
     focus.focus();
     return box;
