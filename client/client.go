@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -105,7 +106,8 @@ type Client struct {
 // Option configures a Client.
 type Option func(*Client)
 
-// WithHTTPClient sets the HTTP client (default: 10 s timeout).
+// WithHTTPClient sets the HTTP client (default: 10 s timeout, redirects
+// not followed, so the API key goes to the base URL's host only).
 func WithHTTPClient(h *http.Client) Option {
 	return func(c *Client) {
 		if h != nil {
@@ -115,7 +117,8 @@ func WithHTTPClient(h *http.Client) Option {
 }
 
 // New returns a client for the server at baseURL, authenticating with
-// apiKey. The URL must be https, or http to a loopback host.
+// apiKey. The URL must be https, or http to a loopback host, with no query
+// or fragment.
 func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil || u.Host == "" {
@@ -124,24 +127,57 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
 		return nil, fmt.Errorf("healthgate: base URL %q must be https (or http to loopback)", baseURL)
 	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return nil, fmt.Errorf("healthgate: base URL %q must not have a query or fragment", baseURL)
+	}
 	if apiKey == "" {
 		return nil, errors.New("healthgate: API key is empty")
 	}
-	c := &Client{base: u, key: apiKey, http: &http.Client{Timeout: 10 * time.Second}}
+	if strings.IndexFunc(apiKey, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		return nil, errors.New("healthgate: API key has white space or control characters (copied with a line break?)")
+	}
+	c := &Client{base: u, key: apiKey, http: &http.Client{
+		Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // the API never redirects; the key stays with the base URL
+		},
+	}}
 	for _, o := range opts {
 		o(c)
 	}
 	return c, nil
 }
 
+// isLoopback reports whether host is localhost or a loopback IP address
+// ("127.x.example" is a DNS name that can point anywhere).
 func isLoopback(host string) bool {
-	return host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1"
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// maxAnswer bounds what is read of an answer.
+const maxAnswer = 1 << 20
+
+// checkOutcome refuses an answer with no known outcome: a caller must
+// never read it as "no objection".
+func checkOutcome(d *Decision) error {
+	switch d.Outcome {
+	case Allow, Warn, StepUp, Deny:
+		return nil
+	}
+	return fmt.Errorf("healthgate: answer has no known outcome (%q)", d.Outcome)
 }
 
 // Decide asks for a decision on a transaction.
 func (c *Client) Decide(ctx context.Context, tx Transaction) (*Decision, error) {
 	var d Decision
 	if err := c.do(ctx, http.MethodPost, "/v1/decisions", tx, &d); err != nil {
+		return nil, err
+	}
+	if err := checkOutcome(&d); err != nil {
 		return nil, err
 	}
 	return &d, nil
@@ -151,6 +187,9 @@ func (c *Client) Decide(ctx context.Context, tx Transaction) (*Decision, error) 
 func (c *Client) Decision(ctx context.Context, id string) (*Decision, error) {
 	var d Decision
 	if err := c.do(ctx, http.MethodGet, "/v1/decisions/"+url.PathEscape(id), nil, &d); err != nil {
+		return nil, err
+	}
+	if err := checkOutcome(&d); err != nil {
 		return nil, err
 	}
 	return &d, nil
@@ -185,9 +224,13 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return err
+	}
+	tooLarge := len(raw) > maxAnswer
+	if tooLarge {
+		raw = raw[:maxAnswer]
 	}
 	if resp.StatusCode/100 != 2 {
 		var e struct {
@@ -201,6 +244,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	if out == nil {
 		return nil
+	}
+	if tooLarge {
+		return fmt.Errorf("healthgate: answer larger than %d bytes", maxAnswer)
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return fmt.Errorf("healthgate: decoding answer: %w", err)
