@@ -431,6 +431,9 @@ func (m *fakeMerchant) handler(t *testing.T, agentURL string) http.Handler {
 			m.mu.Lock()
 			io.WriteString(w, m.confirm)
 			m.mu.Unlock()
+		case r.URL.Path == "/pay/session":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"session":"s-1"}`)
 		default:
 			http.FileServerFS(files).ServeHTTP(w, r)
 		}
@@ -482,6 +485,10 @@ func TestCheckoutPageInBrowser(t *testing.T) {
 		_, tb := start(t, agent.URL+"/hangbody", stepUp)
 		click(t, tb, "#pay")
 		eventually(t, tb, "could not check this device")
+		eventually(t, tb, "allow it and pay again")
+		// The step-up offers the path that needs no loopback call.
+		click(t, tb, ".hg-open-app")
+		eventually(t, tb, "The Healthgate app was asked to check this device")
 	})
 
 	t.Run("shop backend fails: the page says so", func(t *testing.T) {

@@ -72,6 +72,7 @@
         // Going on despite the warning means more proof, not a block.
         show(Object.assign({}, decision, { outcome: "step_up", message: null }));
       },
+      onOpenApp: openApp,
       onStepUp: function (code) {
         post("/pay/confirm", { decision_id: decision.decision_id, code: code }).then(function (r) {
           if (r.ok) { done(); } else { wrongCode(); }
@@ -95,8 +96,9 @@
     }).then(null, failed);
   });
 
-  document.getElementById("app-link").addEventListener("click", function (e) {
-    e.preventDefault();
+  // openApp takes the healthgate:// path: a one-time session the installed
+  // agent reports for, which the next payment names instead of a proof.
+  function openApp() {
     post("/pay/session", {}).then(function (s) {
       if (!s || typeof s.session !== "string" || !s.session) { failed(); return; }
       session = s.session;
@@ -104,5 +106,9 @@
       result.textContent = hg.text("appOpened");
       location.href = hg.appLink(cfg.server, session);
     }).then(null, failed);
+  }
+  document.getElementById("app-link").addEventListener("click", function (e) {
+    e.preventDefault();
+    openApp();
   });
 })();

@@ -21,7 +21,7 @@
       warnFix: "先去修复",
       stepTitle: "需要再验证一次",
       stepBody: "为了保护您的资金，请输入我们发到您手机上的短信验证码。",
-      stepNoAgent: "我们没能检查这台设备的安全状况（Healthgate 安全助手没有响应或未获允许），所以需要多一步验证。",
+      stepNoAgent: "我们没能检查这台设备的安全状况（Healthgate 安全助手没有响应或未获允许），所以需要多一步验证。如果浏览器询问是否允许本网页访问本地网络上的设备，请选择允许后重新付款。",
       stepCode: "短信验证码",
       stepConfirm: "确认付款",
       stepWrong: "验证码不对。请看一下短信，重新输入。",
@@ -42,7 +42,7 @@
       warnFix: "Fix it first",
       stepTitle: "One more check",
       stepBody: "To protect your money, enter the code we sent to your phone by SMS.",
-      stepNoAgent: "We could not check this device's safety (the Healthgate app did not answer or was not allowed to), so we need one more check.",
+      stepNoAgent: "We could not check this device's safety (the Healthgate app did not answer or was not allowed to), so we need one more check. If your browser asked whether this page may reach devices on your local network, allow it and pay again.",
       stepCode: "SMS code",
       stepConfirm: "Confirm payment",
       stepWrong: "That code is not right. Check the SMS and enter it again.",
@@ -175,7 +175,9 @@
   }
 
   // render shows a decision in container. handlers: onContinue (the person
-  // goes on despite a warning), onStepUp(code) (they entered the SMS code).
+  // goes on despite a warning), onStepUp(code) (they entered the SMS code),
+  // onOpenApp (optional: when the agent could not be reached, a button
+  // offers the healthgate:// path and calls it).
   function render(container, decision, handlers) {
     handlers = handlers || {};
     container.innerHTML = "";
@@ -204,6 +206,7 @@
       box = el("section", { "class": "hg hg-stepup", role: "alertdialog", "aria-labelledby": "hg-title" }, [
         el("h2", { id: "hg-title", text: t("stepTitle") }),
         decision.agentUnavailable ? el("p", { "class": "hg-why", text: t("stepNoAgent") }) : null,
+        decision.agentUnavailable && handlers.onOpenApp ? openAppButton(handlers.onOpenApp) : null,
         msg ? el("p", { text: msg }) : null,
         el("p", { text: t("stepBody") }), el("label", { "for": "hg-code", text: t("stepCode") }), input, ok]);
     }
@@ -214,6 +217,12 @@
     if (!focus.hasAttribute("tabindex") && focus === box) { box.setAttribute("tabindex", "-1"); }
     focus.focus();
     return box;
+  }
+
+  function openAppButton(onOpenApp) {
+    var b = el("button", { type: "button", "class": "hg-open-app", text: t("openApp") });
+    b.addEventListener("click", function () { onOpenApp(); });
+    return b;
   }
 
   var api = { init: init, getProof: getProof, checkURL: checkURL, appLink: appLink, render: render, text: t };
