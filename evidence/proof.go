@@ -36,8 +36,9 @@ type Transaction struct {
 
 // TransactionHash returns the base64url SHA-256 of the canonical form of a
 // transaction: a version line and the five fields, one per line. A field
-// holding a line break cannot be canonicalised and is an error. Browsers
-// compute the same value (see /sdk/healthgate.js).
+// holding a line break cannot be canonicalised and is an error. The agent
+// computes it from the fields a page sends (/sdk/healthgate.js sends them,
+// not a hash), and the service again from the decision request.
 func TransactionHash(tx Transaction) (string, error) {
 	fields := []string{tx.Account, tx.Amount, tx.Currency, tx.Payee, tx.MerchantURL}
 	for _, f := range fields {
