@@ -286,6 +286,7 @@ func (c *DayCounter) tag(st *dayState, device string) uint64 {
 	c.buf = append(c.buf[:0], device...)
 	st.mac.Reset()
 	st.mac.Write(c.buf)
+	clear(c.buf) // the id must not outlive its day in c.buf
 	sum := st.mac.Sum(c.sum[:0])
 	return binary.BigEndian.Uint64(sum[:8])
 }

@@ -1,6 +1,7 @@
 package surveillance
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -125,6 +126,23 @@ func TestDayCounterForgetsAtClose(t *testing.T) {
 	}
 	if tag2 := c.tag(c.days[d+1], "a"); tag2 == tag1 {
 		t.Errorf("device has the same tag on two days: %#x", tag1)
+	}
+}
+
+// TestDayCounterKeepsNoDeviceID checks that no device id stays reachable
+// in the counter once its day is closed: the counter promises that after
+// CloseDay nobody can tell whether a device was among the day's reports.
+func TestDayCounterKeepsNoDeviceID(t *testing.T) {
+	c := newTestCounter(t, CounterConfig{}, &fakeClock{t: day1})
+	const id = "device-7f3a9c0e-last-of-the-day"
+	if err := c.Observe(Observation{Device: id, Findings: []Finding{{Indicator: "x"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CloseDay(DayOf(day1, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(c.buf[:cap(c.buf)], []byte(id)) {
+		t.Errorf("the counter still holds device id %q after its day closed", id)
 	}
 }
 
