@@ -269,7 +269,7 @@ func storedDay(c surveillance.DayCounts, now time.Time) store.SurveillanceDay {
 var historyDays = surveillance.DefaultEARS(surveillance.C3).Baseline + 5
 
 // detect runs EARS C1, C2 and C3 and the growth check over every key of a
-// stored day, summed over regions, stores the alarms as alerts
+// stored day, over all regions (each device once), stores the alarms as alerts
 // (idempotently) and promotes new executable hashes to indicators pending
 // review.
 func (s *Server) detect(ctx context.Context, day surveillance.Day) error {
@@ -294,7 +294,9 @@ func (s *Server) detect(ctx context.Context, day surveillance.Day) error {
 		}
 		totals[i] = make(map[string]int, len(d.Sightings))
 		for _, c := range d.Sightings {
-			totals[i][c.Key] += c.Devices
+			if c.Region == surveillance.AllRegions {
+				totals[i][c.Key] = c.Devices
+			}
 		}
 	}
 	keys := make([]string, 0, len(totals[len(days)-1]))
@@ -425,7 +427,7 @@ var sharedFamilies = map[string]bool{
 }
 
 // SightingObjects builds the STIX aggregate sightings of a stored day: one
-// per indicator key, its devices summed over regions, only when at least k
+// per indicator key, its devices in all regions (each device once), only when at least k
 // devices are behind it (Options.SightingK, default 50, never below 11),
 // with Laplace noise when Options.SightingEpsilon is set. The threshold is
 // applied to the true count, twice (surveillance.Releaser and
@@ -440,8 +442,8 @@ func (s *Server) SightingObjects(ctx context.Context, day surveillance.Day) ([]s
 	totals := map[string]int{}
 	for _, c := range d.Sightings {
 		fam, _, _ := strings.Cut(c.Key, ":")
-		if sharedFamilies[fam] {
-			totals[c.Key] += c.Devices
+		if sharedFamilies[fam] && c.Region == surveillance.AllRegions {
+			totals[c.Key] = c.Devices
 		}
 	}
 	keys := make([]string, 0, len(totals))

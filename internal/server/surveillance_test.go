@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func sightingCount(t *testing.T, d store.SurveillanceDay, key string) int {
 	t.Helper()
 	n := 0
 	for _, c := range d.Sightings {
-		if c.Key == key {
+		if c.Key == key && c.Region == surveillance.AllRegions {
 			n += c.Devices
 		}
 	}
@@ -289,6 +290,42 @@ func TestSightingsKThreshold(t *testing.T) {
 				t.Errorf("after publishing again: %d objects", len(again))
 			}
 		})
+	}
+}
+
+// TestSightingsRoamingDevicesCountOnce: a device that reports from two
+// regions in a day is one device, for the k threshold of what is shared
+// as for the stored totals; summing the regions made 6 devices look like
+// 12 and pass k = 11.
+func TestSightingsRoamingDevicesCountOnce(t *testing.T) {
+	var calls atomic.Int64
+	e := newSurvEnv(t, func(o *server.Options) {
+		o.SightingK = 11
+		o.SurveillanceRegion = func(*http.Request) string { return []string{"cn-zj", "cn-gd"}[calls.Add(1)%2] }
+	})
+	ctx := context.Background()
+	for range 6 {
+		d := e.enroll()
+		d.reportFindings(malware(hashA))
+		d.reportFindings(malware(hashA))
+	}
+	day := dayNumber(e.clock.Now())
+	e.clock.Add(13 * time.Hour)
+	e.srv.Maintain(ctx)
+	stored, err := e.store().SurveillanceDay(ctx, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sightingCount(t, stored, "sha256:"+hashA); got != 6 {
+		t.Errorf("hash A in all regions = %d devices, want 6", got)
+	}
+	coll, _ := taxii.CollectionByAlias("sightings")
+	objs, _, err := e.store().TAXIIObjects(ctx, store.TAXIIQuery{Collection: coll.ID, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 0 {
+		t.Errorf("shared %d sightings of 6 devices with k = 11", len(objs))
 	}
 }
 

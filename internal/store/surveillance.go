@@ -25,8 +25,9 @@ type SurveillanceStore interface {
 	LatestSurveillanceDay(ctx context.Context) (int64, error)
 	// SightingSeries returns, for every stored day in [from, to], oldest
 	// first, the devices that reported key and the devices that reported at
-	// all, each summed over regions. A stored day without the key has 0
-	// devices; a day that was never stored is absent.
+	// all, in all regions: the counts of region "" (surveillance.AllRegions),
+	// where a device seen in several regions counts once. A stored day
+	// without the key has 0 devices; a day that was never stored is absent.
 	SightingSeries(ctx context.Context, key string, from, to int64) ([]DailySighting, error)
 
 	// PutSurveillanceAlerts stores alerts, idempotently: an alert whose

@@ -26,11 +26,17 @@ var (
 // Key is what a daily distinct-device count is kept for: one indicator (a
 // finding code, an executable hash, a domain: whatever the caller chooses)
 // in one coarse region. Region is a label the platform supplies, such as a
-// province; "" means no region was given.
+// province. Region "" ([AllRegions]) counts every device whatever its
+// region: a device seen in two regions in a day counts once in each region
+// and once, not twice, in "". Totals, k-anonymity and noise use "".
 type Key struct {
 	Indicator string
 	Region    string
 }
+
+// AllRegions is the region of the counts of all devices, whatever region
+// they reported from (and of every count when no region is given).
+const AllRegions = ""
 
 // Finding is one indicator a device reported. New is the agent's own word
 // that it has not seen this indicator on this device within the incidence
@@ -242,17 +248,23 @@ func (c *DayCounter) Observe(o Observation) error {
 	}
 	tag := c.tag(st, o.Device)
 
-	dropped := 0
-	if !c.add(st, Key{Indicator: reportingIndicator, Region: o.Region}, tag, false) {
-		dropped++
+	regions := []string{AllRegions}
+	if o.Region != AllRegions {
+		regions = append(regions, o.Region)
 	}
-	for _, f := range o.Findings {
-		if !c.add(st, Key{Indicator: f.Indicator, Region: o.Region}, tag, f.New) {
+	dropped := 0
+	for _, region := range regions {
+		if !c.add(st, Key{Indicator: reportingIndicator, Region: region}, tag, false) {
 			dropped++
+		}
+		for _, f := range o.Findings {
+			if !c.add(st, Key{Indicator: f.Indicator, Region: region}, tag, f.New) {
+				dropped++
+			}
 		}
 	}
 	if dropped > 0 {
-		return fmt.Errorf("%d of %d keys not counted on %s: %w", dropped, len(o.Findings)+1, day, ErrKeyLimit)
+		return fmt.Errorf("%d of %d keys not counted on %s: %w", dropped, len(regions)*(len(o.Findings)+1), day, ErrKeyLimit)
 	}
 	return nil
 }

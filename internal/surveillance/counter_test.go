@@ -65,11 +65,15 @@ func TestDayCounterCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantReporting := map[string]KeyCount{"zj": {Devices: 3}, "gd": {Devices: 1}, "": {Devices: 1}}
+	// Region "" counts every device once, whatever its regions: a, seen
+	// in zj and gd, is one of the 2 devices with malware:x there.
+	wantReporting := map[string]KeyCount{"zj": {Devices: 3}, "gd": {Devices: 1}, AllRegions: {Devices: 4}}
 	wantSightings := map[Key]KeyCount{
-		{"malware:x", "zj"}: {Devices: 2, New: 1},
-		{"hosts:pay", "zj"}: {Devices: 1},
-		{"malware:x", "gd"}: {Devices: 1, New: 1},
+		{"malware:x", "zj"}:       {Devices: 2, New: 1},
+		{"hosts:pay", "zj"}:       {Devices: 1},
+		{"malware:x", "gd"}:       {Devices: 1, New: 1},
+		{"malware:x", AllRegions}: {Devices: 2, New: 1},
+		{"hosts:pay", AllRegions}: {Devices: 1},
 	}
 	if got, want := len(got.Reporting), len(wantReporting); got != want {
 		t.Errorf("len(Reporting) = %d, want %d", got, want)

@@ -130,11 +130,11 @@ SELECT d.day, coalesce(c.devices, 0), coalesce(c.new_devices, 0), coalesce(r.dev
 FROM surveillance_days d
 LEFT JOIN (
 	SELECT day, sum(devices)::bigint AS devices, sum(new_devices)::bigint AS new_devices, bool_or(saturated) AS saturated
-	FROM surveillance_counts WHERE key = $1 AND day BETWEEN $2 AND $3 GROUP BY day
+	FROM surveillance_counts WHERE key = $1 AND region = '' AND day BETWEEN $2 AND $3 GROUP BY day
 ) c ON c.day = d.day
 LEFT JOIN (
 	SELECT day, sum(devices)::bigint AS devices
-	FROM surveillance_reporting WHERE day BETWEEN $2 AND $3 GROUP BY day
+	FROM surveillance_reporting WHERE region = '' AND day BETWEEN $2 AND $3 GROUP BY day
 ) r ON r.day = d.day
 WHERE d.day BETWEEN $2 AND $3
 ORDER BY d.day`, key, from, to)

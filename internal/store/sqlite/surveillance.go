@@ -113,10 +113,10 @@ func (db *DB) LatestSurveillanceDay(ctx context.Context) (int64, error) {
 func (db *DB) SightingSeries(ctx context.Context, key string, from, to int64) ([]store.DailySighting, error) {
 	rows, err := db.read.QueryContext(ctx, `
 SELECT d.day,
-       coalesce((SELECT sum(devices) FROM surveillance_counts c WHERE c.day = d.day AND c.key = ?), 0),
-       coalesce((SELECT sum(new_devices) FROM surveillance_counts c WHERE c.day = d.day AND c.key = ?), 0),
-       coalesce((SELECT sum(devices) FROM surveillance_reporting r WHERE r.day = d.day), 0),
-       coalesce((SELECT max(saturated) FROM surveillance_counts c WHERE c.day = d.day AND c.key = ?), 0)
+       coalesce((SELECT sum(devices) FROM surveillance_counts c WHERE c.day = d.day AND c.key = ? AND c.region = ''), 0),
+       coalesce((SELECT sum(new_devices) FROM surveillance_counts c WHERE c.day = d.day AND c.key = ? AND c.region = ''), 0),
+       coalesce((SELECT sum(devices) FROM surveillance_reporting r WHERE r.day = d.day AND r.region = ''), 0),
+       coalesce((SELECT max(saturated) FROM surveillance_counts c WHERE c.day = d.day AND c.key = ? AND c.region = ''), 0)
 FROM surveillance_days d WHERE d.day BETWEEN ? AND ? ORDER BY d.day`, key, key, key, from, to)
 	if err != nil {
 		return nil, err
