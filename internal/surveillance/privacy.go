@@ -119,13 +119,15 @@ func (r *Releaser) Release(trueCount int) (int, bool, error) {
 	if err != nil {
 		return 0, false, fmt.Errorf("draw noise: %w", err)
 	}
-	return int(math.Max(0, math.Round(float64(v)+noise))), true, nil
+	// Clamped to [0, 2^53]: no count is negative, and converting a float
+	// beyond the int range back would wrap around.
+	return int(min(max(0, math.Round(float64(v)+noise)), 1<<53)), true, nil
 }
 
 // laplace draws from the Laplace distribution with mean 0 and scale b as a
 // random sign times an exponential draw -b·ln(v), with v uniform on
 // (0, 1] from 52 random bits, so the logarithm never sees 0 and the noise
-// is at most 36b in magnitude.
+// is at most about 36.04b in magnitude (-ln 2^-52).
 func laplace(rand io.Reader, buf []byte, b float64) (float64, error) {
 	if _, err := io.ReadFull(rand, buf[:8]); err != nil {
 		return 0, err

@@ -242,3 +242,19 @@ func TestLaplaceExtremes(t *testing.T) {
 		})
 	}
 }
+
+// TestReleaseNeverNegative: a noised count is never negative, even for a
+// count at the top of the int range, where the float would wrap around.
+func TestReleaseNeverNegative(t *testing.T) {
+	r, err := NewReleaser(ReleaseConfig{K: 11, Epsilon: 0.01}, rand.NewChaCha8([32]byte{9}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{11, 12, 1 << 40, math.MaxInt} {
+		for range 50 {
+			if v, ok, err := r.Release(n); err != nil || !ok || v < 0 {
+				t.Fatalf("Release(%d) = %d, %v, %v", n, v, ok, err)
+			}
+		}
+	}
+}
