@@ -332,3 +332,58 @@ func TestTAXIIStatusPurged(t *testing.T) {
 		t.Errorf("status kept past TAXIIStatusRetention: %v", err)
 	}
 }
+
+// TestSharedIDsLinkedAndUnpredictable: the aggregate sighting of a hash
+// points at the indicator Healthgate shares for it, and another deployment
+// gives the same indicator another id: ids are derived in a namespace of
+// each deployment's own, so no partner can compute one and post it first.
+func TestSharedIDsLinkedAndUnpredictable(t *testing.T) {
+	const hash = "17290366870e58f928724a26c39fe4ecd185e649436570f4de883fd66e0c6412"
+	ctx := context.Background()
+	objectsOf := func(e *env, alias, typ string) []map[string]any {
+		coll, _ := taxii.CollectionByAlias(alias)
+		objs, _, err := e.store().TAXIIObjects(ctx, store.TAXIIQuery{Collection: coll.ID, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []map[string]any
+		for _, o := range objs {
+			var m map[string]any
+			if err := json.Unmarshal(o.Body, &m); err != nil {
+				t.Fatal(err)
+			}
+			if m["type"] == typ {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	share := func(e *env) string {
+		admin, _ := e.rp("soc", store.ScopeAdmin)
+		if status, m := e.call("POST", "/v1/admin/indicators", admin, jsonBody(map[string]any{"indicators": []map[string]any{
+			{"type": "sha256", "value": hash, "reason": "banking trojan"}}})); status != http.StatusCreated {
+			t.Fatalf("add indicator: %d %v", status, m)
+		}
+		inds := objectsOf(e, "indicators", "indicator")
+		if len(inds) != 1 {
+			t.Fatalf("%d indicators shared, want 1", len(inds))
+		}
+		return inds[0]["id"].(string)
+	}
+
+	a := newEnvWith(t, func(o *server.Options) { o.SightingK = 11 })
+	id := share(a)
+	for range 12 {
+		a.enroll().reportFindings(malware(hash))
+	}
+	a.clock.Add(24*time.Hour + 15*time.Minute)
+	a.srv.Maintain(ctx)
+	sgs := objectsOf(a, "sightings", "sighting")
+	if len(sgs) != 1 || sgs[0]["sighting_of_ref"] != id {
+		t.Errorf("sightings %v, want one of indicator %s", sgs, id)
+	}
+
+	if other := share(newEnvWith(t, nil)); other == id {
+		t.Errorf("two deployments gave the indicator the same id %s", id)
+	}
+}

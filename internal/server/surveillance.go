@@ -21,6 +21,7 @@ import (
 
 	"github.com/healthgate/healthgate/evidence"
 	"github.com/healthgate/healthgate/internal/intel"
+	"github.com/healthgate/healthgate/internal/intel/intelstore"
 	"github.com/healthgate/healthgate/internal/stix"
 	"github.com/healthgate/healthgate/internal/store"
 	"github.com/healthgate/healthgate/internal/surveillance"
@@ -451,6 +452,10 @@ func (s *Server) SightingObjects(ctx context.Context, day surveillance.Day) ([]s
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	ns, err := intelstore.IDNamespace(ctx, s.store)
+	if err != nil {
+		return nil, err
+	}
 	start := day.Time()
 	var out []stix.Sighting
 	for _, key := range keys {
@@ -462,8 +467,8 @@ func (s *Server) SightingObjects(ctx context.Context, day surveillance.Day) ([]s
 			continue
 		}
 		sg, err := stix.NewAggregateSighting(stix.AggregateSighting{
-			ID:            stix.DeterministicID("sighting", day.String()+"\x00"+key),
-			SightingOfRef: stix.DeterministicID("indicator", key),
+			ID:            ns.ID("sighting", day.String()+"\x00"+key),
+			SightingOfRef: ns.ID("indicator", key), // the id intelstore.Share gives the indicator
 			Count:         totals[key], K: s.surv.k,
 			FirstSeen: start, LastSeen: start.Add(24*time.Hour - time.Millisecond),
 			Markings: []string{stix.TLPGreen.ID}, Now: start.Add(24 * time.Hour),

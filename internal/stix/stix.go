@@ -237,13 +237,16 @@ func NewID(typ string, rnd io.Reader) (string, error) {
 	return typ + "--" + formatUUID(b), nil
 }
 
-// DeterministicID returns a type--UUIDv5 identifier derived from name in
-// Healthgate's namespace, so the same indicator gets the same id on every
-// node and on every run.
-func DeterministicID(typ, name string) string {
-	// A fixed namespace chosen once for Healthgate; changing it changes
-	// every deterministic id.
-	ns := [16]byte{0x3c, 0x2d, 0x5e, 0x1f, 0x8a, 0x4b, 0x5c, 0x7d, 0x9e, 0x0f, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e, 0x6f}
+// Namespace is the UUIDv5 namespace the ids of Healthgate's own objects are
+// derived in, so that the same indicator gets the same id on every node
+// and every run. Each deployment draws its own and keeps it secret (a
+// service secret, intelstore.IDNamespace): a partner able to compute the
+// id of an indicator Healthgate will publish could post that id first and,
+// as its creator, keep Healthgate from publishing it.
+type Namespace [16]byte
+
+// ID returns the type--UUIDv5 identifier of name in the namespace.
+func (ns Namespace) ID(typ, name string) string {
 	h := sha1.New()
 	h.Write(ns[:])
 	h.Write([]byte(typ + "\x00" + name))

@@ -272,12 +272,16 @@ func TestIDs(t *testing.T) {
 	if _, _, err := ParseID(id); err != nil {
 		t.Errorf("NewID: %v", err)
 	}
-	a, b := DeterministicID("indicator", "x"), DeterministicID("indicator", "x")
+	ns, other := Namespace{1}, Namespace{2}
+	a, b := ns.ID("indicator", "x"), ns.ID("indicator", "x")
 	if a != b {
-		t.Errorf("DeterministicID not deterministic: %s %s", a, b)
+		t.Errorf("Namespace.ID not deterministic: %s %s", a, b)
 	}
 	if _, _, err := ParseID(a); err != nil {
-		t.Errorf("DeterministicID: %v", err)
+		t.Errorf("Namespace.ID: %v", err)
+	}
+	if other.ID("indicator", "x") == a || ns.ID("indicator", "y") == a || ns.ID("sighting", "x")[len("sighting--"):] == a[len("indicator--"):] {
+		t.Error("ids of other namespaces, names or types collide")
 	}
 }
 

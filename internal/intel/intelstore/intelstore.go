@@ -51,11 +51,33 @@ var stixPatterns = map[intel.Type]func(v string) string{
 	},
 }
 
+// IDNamespace returns this deployment's namespace for the ids of the STIX
+// objects it publishes (a service secret, drawn once and shared by every
+// node; see stix.Namespace).
+func IDNamespace(ctx context.Context, st store.Store) (stix.Namespace, error) {
+	b, err := st.Secret(ctx, "stix-id-namespace", func() ([]byte, error) {
+		b := make([]byte, len(stix.Namespace{}))
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return stix.Namespace{}, fmt.Errorf("loading the STIX id namespace: %w", err)
+	}
+	if len(b) != len(stix.Namespace{}) {
+		return stix.Namespace{}, fmt.Errorf("the STIX id namespace is %d bytes, want %d", len(b), len(stix.Namespace{}))
+	}
+	return stix.Namespace(b), nil
+}
+
 // Share publishes our own active indicators to the TAXII
 // `indicators` collection, marked TLP:GREEN, so partners can pull them.
 // Indicators that came from a partner are not re-shared (their partner
 // decides who sees them), and payee ids never leave.
-func Share(ctx context.Context, st store.PartnerStore, ins []store.Indicator, now time.Time) error {
+func Share(ctx context.Context, st store.Store, ins []store.Indicator, now time.Time) error {
+	ns, err := IDNamespace(ctx, st)
+	if err != nil {
+		return err
+	}
 	var objs []any
 	for _, in := range ins {
 		pattern, ok := stixPatterns[intel.Type(in.Type)]
@@ -67,7 +89,7 @@ func Share(ctx context.Context, st store.PartnerStore, ins []store.Indicator, no
 		}
 		// The id is derived from type and value, so the aggregate sightings
 		// shared for "sha256:<hex>" point at this indicator.
-		id := stix.DeterministicID("indicator", in.Type+":"+in.Value)
+		id := ns.ID("indicator", in.Type+":"+in.Value)
 		conf := in.Confidence
 		ind := stix.Indicator{
 			Common: stix.Common{Type: "indicator", SpecVersion: "2.1", ID: id, Created: stix.FormatTimestamp(now),
