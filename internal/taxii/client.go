@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -249,9 +250,14 @@ func (c *Client) FindCollection(ctx context.Context, serverURL, name string) (st
 	if err != nil {
 		return "", CollectionResource{}, err
 	}
-	roots := d.APIRoots
-	if d.Default != "" {
-		roots = append([]string{d.Default}, roots...)
+	// The default root first, each root once; a discovery answer may list
+	// any number of roots and each costs a request, so only the first few
+	// are asked.
+	var roots []string
+	for _, r := range append([]string{d.Default}, d.APIRoots...) {
+		if r != "" && !slices.Contains(roots, r) && len(roots) < maxAPIRoots {
+			roots = append(roots, r)
+		}
 	}
 	for _, root := range roots {
 		ru, err := base.Parse(root)
@@ -270,6 +276,9 @@ func (c *Client) FindCollection(ctx context.Context, serverURL, name string) (st
 	}
 	return "", CollectionResource{}, fmt.Errorf("no readable collection %q on %s", name, serverURL)
 }
+
+// maxAPIRoots bounds the API roots FindCollection asks for collections.
+const maxAPIRoots = 16
 
 func slash(u string) string {
 	if strings.HasSuffix(u, "/") {

@@ -3,6 +3,7 @@ package taxii
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -185,5 +186,36 @@ func TestClientKeepsTokenOffPlainHTTP(t *testing.T) {
 		if _, err := loop.Discover(context.Background(), u); err != nil {
 			t.Errorf("%s: %v", u, err)
 		}
+	}
+}
+
+// TestFindCollectionBoundsRoots: a discovery answer listing a thousand API
+// roots (or the default among them again) costs at most maxAPIRoots
+// collection requests, the default first.
+func TestFindCollectionBoundsRoots(t *testing.T) {
+	var mu sync.Mutex
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", MediaType)
+		if r.URL.Path == "/taxii2/" {
+			roots := []string{"/r0/"}
+			for i := range 1000 {
+				roots = append(roots, fmt.Sprintf("/r%d/", i))
+			}
+			json.NewEncoder(w).Encode(map[string]any{"title": "t", "default": "/r0/", "api_roots": roots})
+			return
+		}
+		mu.Lock()
+		asked = append(asked, r.URL.Path)
+		mu.Unlock()
+		io.WriteString(w, `{"collections":[]}`)
+	}))
+	defer srv.Close()
+	c := &Client{HTTP: srv.Client()}
+	if _, _, err := c.FindCollection(context.Background(), srv.URL+"/taxii2/", "indicators"); err == nil {
+		t.Fatal("found a collection no root has")
+	}
+	if len(asked) != maxAPIRoots || asked[0] != "/r0/collections/" || asked[1] != "/r1/collections/" {
+		t.Errorf("asked %d roots (%v…), want %d, the default first and once", len(asked), asked[:min(3, len(asked))], maxAPIRoots)
 	}
 }
