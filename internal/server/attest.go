@@ -160,6 +160,7 @@ func (s *Server) handleEnrollActivate(w http.ResponseWriter, r *http.Request) er
 	s.devices.put(d)
 	status := http.StatusOK
 	if created {
+		s.countEnrolment(r, d.ID) // handlers.go
 		status = http.StatusCreated
 		s.log.Info("device enrolled with a TPM-bound key", slog.String("device_id", d.ID),
 			slog.Bool("ek_verified", verdict.manufacturer != ""), slog.String("ek_issuer", verdict.manufacturer))

@@ -360,3 +360,40 @@ func FuzzEnrollTPM(f *testing.F) {
 		}
 	})
 }
+
+// TestTPMEnrolmentCountsInBurst: a device enrolled through TPM activation
+// is an enrolment from its network like any other, so a farm of (possibly
+// software, when no EK roots are set) TPM devices shows in the enrolment
+// burst signal of the devices enrolled next to it.
+func TestTPMEnrolmentCountsInBurst(t *testing.T) {
+	tpm := tpmtest.Start(t)
+	e := newEnv(t)
+	te := &tpmEnv{t: t, store: e.store(), http: e.http}
+	key := openTPMKey(t, tpm.Addr, t.TempDir())
+	jwk, _ := devicekey.PublicJWK(key.Public())
+	att, err := key.Attestation()
+	if err != nil {
+		key.Close()
+		t.Fatal(err)
+	}
+	ch := challenge(t, te, jwk, att)
+	secret, err := key.ActivateCredential(ch)
+	key.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, m := te.post("/v1/enroll/activate", map[string]any{"public_key": jwk, "tpm": att,
+		"activation": devicekey.TPMActivation{Secret: secret, ExpiresAt: ch.ExpiresAt}}); status != http.StatusCreated {
+		t.Fatalf("activate: %d %v", status, m)
+	}
+	rp, _ := e.rp("shop", store.ScopeDecisions)
+	d := e.enroll() // from the same network
+	status, m := e.call("POST", "/v1/decisions", rp, jsonBody(map[string]any{"event": "register", "account": "new-user",
+		"certificate": d.certificate(nil)}))
+	if status != http.StatusOK {
+		t.Fatalf("decision: %d %v", status, m)
+	}
+	if n := m["signals"].(map[string]any)["device"].(map[string]any)["network_enrolments_1h"]; n != float64(2) {
+		t.Errorf("network_enrolments_1h = %v, want 2 (the TPM device and this one)", n)
+	}
+}

@@ -9,6 +9,11 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // httpError is an error with two audiences: Code and Message are safe to
@@ -59,12 +64,36 @@ func (s *Server) wrap(h handler) http.HandlerFunc {
 		} else if he.Err != nil {
 			s.log.Debug("request refused", slog.String("path", r.URL.Path), slog.String("code", he.Code), slog.Any("err", he.Err))
 		}
+		if he.Status == http.StatusMethodNotAllowed && w.Header().Get("Allow") == "" {
+			w.Header().Set("Allow", allowedMethods(r))
+		}
 		body := map[string]any{"error": map[string]string{"code": he.Code, "message": he.Message}}
 		for k, v := range he.Extra {
 			body[k] = v
 		}
 		writeJSON(w, he.Status, body)
 	}
+}
+
+// allowedMethods lists the methods the router takes on r's path, for the
+// Allow header every 405 must carry (RFC 9110 section 15.5.6). chi only
+// sets it in its own 405 handler, not in one the server installs.
+func allowedMethods(r *http.Request) string {
+	rctx := chi.RouteContext(r.Context())
+	if rctx == nil || rctx.Routes == nil {
+		return ""
+	}
+	path := r.URL.RawPath
+	if path == "" {
+		path = r.URL.Path
+	}
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		if rctx.Routes.Match(chi.NewRouteContext(), m, path) {
+			allow = append(allow, m)
+		}
+	}
+	return strings.Join(allow, ", ")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
@@ -148,8 +177,87 @@ func decodeStrict(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return &httpError{Status: http.StatusBadRequest, Code: "bad_json", Message: "request body is not valid JSON for this endpoint: " + err.Error(), Err: err}
 	}
-	if dec.More() {
+	// Not dec.More: it does not see a stray '}' or ']'.
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return errorf(http.StatusBadRequest, "bad_json", "request body has data after the JSON value")
 	}
+	if key, ok := duplicateKey(body); ok {
+		return errorf(http.StatusBadRequest, "bad_json", "request body has the key %q more than once", key)
+	}
 	return nil
+}
+
+// duplicateKey finds a key that appears twice in one object of the valid
+// JSON in body. Keys are compared as encoding/json matches them to struct
+// fields (case-insensitively), since it silently keeps the last of two
+// keys that name the same field, where another parser may keep the first.
+func duplicateKey(body []byte) (string, bool) {
+	type frame struct {
+		keys      map[string]bool // nil for an array
+		expectKey bool
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false // io.EOF; anything else decodeStrict has refused already
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = &stack[len(stack)-1]
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			switch tok {
+			case '{':
+				stack = append(stack, frame{keys: map[string]bool{}, expectKey: true})
+			case '[':
+				stack = append(stack, frame{})
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].keys != nil {
+					stack[len(stack)-1].expectKey = true
+				}
+			}
+			continue
+		case string:
+			if top != nil && top.keys != nil && top.expectKey {
+				folded := foldKey(tok)
+				if top.keys[folded] {
+					return tok, true
+				}
+				top.keys[folded] = true
+				top.expectKey = false
+				continue
+			}
+		}
+		if top != nil && top.keys != nil {
+			top.expectKey = true // a scalar value ends a member
+		}
+	}
+}
+
+// foldKey folds a key as encoding/json does when it matches a struct
+// field: ASCII letters to upper case, any other rune to the smallest of its
+// case-folding set (so the Kelvin sign is K).
+func foldKey(k string) string {
+	var b strings.Builder
+	for _, r := range k {
+		switch {
+		case 'a' <= r && r <= 'z':
+			r -= 'a' - 'A'
+		case r >= utf8.RuneSelf:
+			for {
+				f := unicode.SimpleFold(r)
+				if f <= r {
+					r = f
+					break
+				}
+				r = f
+			}
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

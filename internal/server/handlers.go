@@ -92,17 +92,25 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	}
 	status := http.StatusOK
 	if created {
-		if net, ok := requestNetwork(r); ok {
-			tag := s.networkTag(net)
-			s.traits.add(d.ID, tag, s.opts.Now())
-			ctx, cancel := context.WithTimeout(r.Context(), peerTimeout)
-			s.announce(ctx, announceEnrolment, enrolmentNote{Device: d.ID, Network: tag})
-			cancel()
-		}
+		s.countEnrolment(r, d.ID)
 		status = http.StatusCreated
 		s.log.Info("device enrolled", slog.String("device_id", d.ID))
 	}
 	return writeJSON(w, status, enrollResponse{DeviceID: d.ID, JKT: d.JKT, Created: created, Hardware: d.Hardware})
+}
+
+// countEnrolment records a new device's network for the enrolment burst
+// signal (devicetraits.go) and tells the other nodes.
+func (s *Server) countEnrolment(r *http.Request, deviceID string) {
+	net, ok := requestNetwork(r)
+	if !ok {
+		return
+	}
+	tag := s.networkTag(net)
+	s.traits.add(deviceID, tag, s.opts.Now())
+	ctx, cancel := context.WithTimeout(r.Context(), peerTimeout)
+	s.announce(ctx, announceEnrolment, enrolmentNote{Device: deviceID, Network: tag})
+	cancel()
 }
 
 type challengeRequest struct {
@@ -159,12 +167,6 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 		return s.rejected(ap)
 	}
 	c := ap.Claims
-	virtual := c.Facts.Virtualization != nil && (c.Facts.Virtualization.VirtualMachine || c.Facts.Virtualization.Emulator)
-	if s.traits.reported(ap.Device.ID, virtual) {
-		ctx, cancel := context.WithTimeout(r.Context(), peerTimeout)
-		s.announce(ctx, announceVirtual, virtualNote{Device: ap.Device.ID, Virtual: virtual})
-		cancel()
-	}
 	if c.Session != "" {
 		if _, err := s.sessions.check(c.Session); err != nil {
 			return errorf(http.StatusBadRequest, "session_invalid", "the checkout session is unknown or expired: start the payment again")
@@ -201,6 +203,14 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusConflict, "session_used", "this checkout session already has a report: start the payment again")
 	} else if err != nil {
 		return err
+	}
+	// Only a stored report tells what the device is now: a refused one
+	// (a replay, a used session) must not change it.
+	virtual := c.Facts.Virtualization != nil && (c.Facts.Virtualization.VirtualMachine || c.Facts.Virtualization.Emulator)
+	if s.traits.reported(ap.Device.ID, virtual) {
+		ctx, cancel := context.WithTimeout(r.Context(), peerTimeout)
+		s.announce(ctx, announceVirtual, virtualNote{Device: ap.Device.ID, Virtual: virtual})
+		cancel()
 	}
 	s.observeReport(r, ap.Device.ID, &c.Facts, c.Findings, codes) // surveillance.go: in memory, never fails the report
 	cert, err := s.issuer.Sign(claims)

@@ -69,8 +69,10 @@ func (m *sessionMinter) mint(rpID string) (string, time.Time, error) {
 
 // check returns the relying party a session id was minted for.
 func (m *sessionMinter) check(id string) (string, error) {
+	// Only the spelling mint made: the store keeps one report per session
+	// string, and base64 decoding ignores the last character's unused bits.
 	b, err := base64.RawURLEncoding.DecodeString(id)
-	if err != nil || len(b) < 20+1+16 || len(b) > 20+64+16 {
+	if err != nil || len(b) < 20+1+16 || len(b) > 20+64+16 || base64.RawURLEncoding.EncodeToString(b) != id {
 		return "", errSession
 	}
 	body, sum := b[:len(b)-16], b[len(b)-16:]
