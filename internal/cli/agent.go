@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -37,13 +38,29 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "healthgate agent: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
 	if *serverURL == "" {
 		fmt.Fprintln(stderr, "healthgate agent: --server is required")
+		return exitUsage
+	}
+	if u, err := url.Parse(*serverURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		fmt.Fprintf(stderr, "healthgate agent: --server %q: want the service's http(s)://host[:port]\n", redactURL(*serverURL))
+		return exitUsage
+	}
+	if m := agent.KeyMode(*keyMode); m != agent.KeyAuto && m != agent.KeyFile && m != agent.KeyTPM {
+		fmt.Fprintf(stderr, "healthgate agent: --key %q: want auto, file or tpm\n", *keyMode)
 		return exitUsage
 	}
 	daemonCfg := agent.DaemonConfig{Interval: *interval}
 	if err := daemonCfg.Validate(); !*once && err != nil {
 		fmt.Fprintln(stderr, "healthgate agent:", err)
+		return exitUsage
+	}
+	if fi, err := os.Stat(*state); err == nil && !fi.IsDir() {
+		fmt.Fprintf(stderr, "healthgate agent: --state %q is not a directory\n", *state)
 		return exitUsage
 	}
 	if fi, err := os.Stat(*root); err != nil || !fi.IsDir() {

@@ -10,7 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 )
 
@@ -79,7 +84,15 @@ func Version() string {
 	return "dev"
 }
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("version", stderr)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "healthgate version: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
 	fmt.Fprintln(stdout, "healthgate", Version())
 	return exitOK
 }
@@ -110,4 +123,51 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// usageError is a bad argument found only when it is used (a --db URL of
+// no known kind, a --data that is a file): exit 2, like a flag error.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// exitCode is the exit code for err: 2 for a usageError, else 1.
+func exitCode(err error) int {
+	if errors.As(err, new(usageError)) {
+		return exitUsage
+	}
+	return exitFail
+}
+
+var urlPassword = regexp.MustCompile(`(?i)(password=)[^&\s]*`)
+
+// redactURL returns a URL fit for a message: its password, in the user
+// part or a password= parameter, replaced, even when it does not parse.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		s = u.Redacted()
+	} else if at := strings.LastIndex(s, "@"); at >= 0 {
+		start := strings.Index(s, "//") + 2
+		if start < 2 || start > at {
+			start = 0
+		}
+		s = s[:start] + "xxxxx" + s[at:]
+	}
+	return urlPassword.ReplaceAllString(s, "${1}xxxxx")
+}
+
+// checkListen checks a host:port to listen on: the host an IP address or
+// localhost (or empty: every interface), the port a number up to 65535.
+func checkListen(flag, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s %q: want host:port, e.g. 127.0.0.1:8080", flag, addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%s %q: the port must be a number from 0 to 65535", flag, addr)
+	}
+	if _, err := netip.ParseAddr(host); host != "" && host != "localhost" && err != nil {
+		return fmt.Errorf("%s %q: host must be an IP address", flag, addr)
+	}
+	return nil
 }

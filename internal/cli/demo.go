@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/healthgate/healthgate/internal/agent"
@@ -23,9 +25,32 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "healthgate demo: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
 	if *lang != "zh-CN" && *lang != "en" {
 		fmt.Fprintln(stderr, "healthgate demo: --lang must be zh-CN or en")
 		return exitUsage
+	}
+	if *fleet < 0 {
+		fmt.Fprintf(stderr, "healthgate demo: --fleet %d: want 0 (none) or more devices\n", *fleet)
+		return exitUsage
+	}
+	if err := checkListen("--listen", *listen); err != nil {
+		fmt.Fprintln(stderr, "healthgate demo:", err)
+		return exitUsage
+	}
+	if *dataDir != "" {
+		if err := checkStore(*dataDir, ""); err != nil {
+			fmt.Fprintln(stderr, "healthgate demo:", err)
+			return exitUsage
+		}
+		// The simulated fleet's database replaces the one in --data.
+		if _, err := os.Stat(filepath.Join(*dataDir, "healthgate.db")); err == nil && *fleet > 0 {
+			fmt.Fprintf(stderr, "healthgate demo: --data %q holds a database already, which the simulated fleet would replace: use an empty directory, or --fleet 0 to keep it\n", *dataDir)
+			return exitUsage
+		}
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
@@ -34,6 +59,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	d, err := demo.Start(ctx, demo.Options{Listen: *listen, AgentAddr: agent.DefaultLocalAddr, DataDir: *dataDir,
 		Lang: *lang, Version: Version(), Logger: log, ThisComputer: true, FleetDevices: *fleet, FleetDays: 14})
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C while starting: what failed is what the interrupt cut short.
+		fmt.Fprintln(stderr, "healthgate demo: interrupted before the demo was ready")
+		return exitFail
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "healthgate demo:", err)
 		return exitFail

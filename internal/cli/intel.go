@@ -18,6 +18,16 @@ import (
 	"github.com/healthgate/healthgate/internal/store"
 )
 
+const intelUsage = `usage: healthgate intel add TYPE VALUE [--source S] [--confidence N] [--ttl D] [--reason R] [--pending]
+       healthgate intel import FILE [--source S] [--reason R]
+       healthgate intel list [--type T] [--status S] [--limit N] [--json]
+       healthgate intel show ID|VALUE [--type T] [--json]
+       healthgate intel retire ID|VALUE --reason R [--type T]
+       healthgate intel pull --server URL --token T …
+
+each with [--data DIR | --db URL] and [--actor NAME]. Run
+'healthgate intel add -h' (or intel pull -h) for the flags.`
+
 // runIntel manages threat-intelligence indicators directly in the store:
 //
 //	healthgate intel add TYPE VALUE [--source S] [--confidence N] [--ttl D] [--reason R] [--pending]
@@ -31,8 +41,13 @@ import (
 // for the audit trail. Format of import files: docs/INTEL.md.
 func runIntel(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: healthgate intel add|import|list|show|retire|pull … (healthgate intel add -h for flags)")
+		fmt.Fprintln(stderr, intelUsage)
 		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stderr, intelUsage)
+		return exitOK
 	}
 	sub, args := args[0], args[1:]
 	if sub == "pull" {
@@ -73,6 +88,10 @@ func runIntel(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if sub == "retire" && strings.TrimSpace(*reason) == "" {
 		fmt.Fprintln(stderr, "healthgate intel retire: --reason is required (it goes into the audit trail)")
+		return exitUsage
+	}
+	if *limit < 0 {
+		fmt.Fprintf(stderr, "healthgate intel %s: --limit %d: want 0 (all) or more\n", sub, *limit)
 		return exitUsage
 	}
 	if *status != "" && !slices.Contains(intel.Statuses, *status) {
@@ -131,7 +150,7 @@ func runIntel(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	st, err := open(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "healthgate intel:", err)
-		return exitFail
+		return exitCode(err)
 	}
 	defer st.Close()
 	switch sub {

@@ -58,7 +58,7 @@ func runIntelPull(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	case *server == "":
 		problems = append(problems, "--server is required")
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		problems = append(problems, fmt.Sprintf("--server %q is not an http(s) URL", *server))
+		problems = append(problems, fmt.Sprintf("--server %q is not an http(s) URL", redactURL(*server)))
 	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
 		problems = append(problems, "--server must be https (http only to loopback): the token travels with every request")
 	}
@@ -86,7 +86,7 @@ func runIntelPull(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	st, err := open(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "healthgate intel pull: %v\n", err)
-		return exitFail
+		return exitCode(err)
 	}
 	defer st.Close()
 	c := &taxii.Client{HTTP: pullHTTPClient, Token: *token}

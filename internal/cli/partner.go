@@ -110,7 +110,7 @@ func runPartnerCmd(ctx context.Context, sub string, args []string, stdout, stder
 	st, err := open(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "healthgate partner %s: %v\n", sub, err)
-		return exitFail
+		return exitCode(err)
 	}
 	defer st.Close()
 	now := time.Now().UTC()

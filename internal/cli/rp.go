@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +15,15 @@ import (
 	"github.com/healthgate/healthgate/internal/server"
 	"github.com/healthgate/healthgate/internal/store"
 )
+
+const rpUsage = `usage: healthgate rp create NAME [--scopes decisions,feed,admin] [--lifetime 8760h] [--data DIR | --db URL]
+       healthgate rp list [--data DIR | --db URL]
+       healthgate rp rotate NAME [--grace 24h] [--lifetime 8760h] [--data DIR | --db URL]
+       healthgate rp revoke NAME|KEYID [--data DIR | --db URL]
+
+A relying party (a payment platform, merchant or bank) asks for decisions
+with an API key. create and rotate print the key once: it is the last word
+of the last line. Run 'healthgate rp create -h' for the flags.`
 
 // runRP manages relying parties and their API keys:
 //
@@ -26,8 +36,13 @@ import (
 // word of the last line.
 func runRP(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: healthgate rp create|list|rotate|revoke … (healthgate rp create -h for flags)")
+		fmt.Fprintln(stderr, rpUsage)
 		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stderr, rpUsage)
+		return exitOK
 	}
 	sub, args := args[0], args[1:]
 	fs := newFlagSet("rp "+sub, stderr)
@@ -61,10 +76,32 @@ func runRP(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "healthgate rp: --grace %v is outside [0, %v]\n", *grace, server.MaxKeyGrace)
 		return exitUsage
 	}
+	// Check what can be checked before the store is opened (or created).
+	if *lifetime < server.MinKeyLifetime || *lifetime > server.MaxKeyLifetime {
+		fmt.Fprintf(stderr, "healthgate rp %s: --lifetime %v is outside [%v, %v]\n", sub, *lifetime, server.MinKeyLifetime, server.MaxKeyLifetime)
+		return exitUsage
+	}
+	if sub == "create" {
+		if err := validRPName(pos[0]); err != nil {
+			fmt.Fprintf(stderr, "healthgate rp create: %v\n", err)
+			return exitUsage
+		}
+		sc := splitScopes(*scopes)
+		if len(sc) == 0 {
+			fmt.Fprintln(stderr, "healthgate rp create: --scopes: a key needs at least one scope")
+			return exitUsage
+		}
+		for _, s := range sc {
+			if !slices.Contains(store.Scopes, s) {
+				fmt.Fprintf(stderr, "healthgate rp create: --scopes: unknown scope %q: want %s\n", s, strings.Join(store.Scopes, ", "))
+				return exitUsage
+			}
+		}
+	}
 	st, err := open(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "healthgate rp:", err)
-		return exitFail
+		return exitCode(err)
 	}
 	defer st.Close()
 	now := time.Now()

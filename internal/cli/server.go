@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
-	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -48,6 +48,11 @@ type ServerConfig struct {
 	SightingEpsilon float64
 	// PartnerPulls are partner TAXII collections pulled on a schedule.
 	PartnerPulls []server.PartnerPull
+
+	// pullErrs are --taxii-pull values that did not parse; Validate
+	// reports them (the flag package would echo the value, URL
+	// credentials and all).
+	pullErrs []error
 }
 
 // DefaultServerConfig returns the defaults of design.md.
@@ -66,18 +71,14 @@ func DefaultServerConfig() ServerConfig {
 // Validate reports every problem at once.
 func (c ServerConfig) Validate() error {
 	var errs []error
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		errs = append(errs, fmt.Errorf("--listen %q: %v", c.Listen, err))
-	} else if host, _, _ := net.SplitHostPort(c.Listen); host != "" && host != "localhost" {
-		if _, err := netip.ParseAddr(host); err != nil {
-			errs = append(errs, fmt.Errorf("--listen %q: host must be an IP address", c.Listen))
-		}
+	if err := checkListen("--listen", c.Listen); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DB == "" && c.DataDir == "" {
 		errs = append(errs, errors.New("--data must name a directory"))
 	}
-	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") && !strings.HasPrefix(c.DB, "sqlite:") {
-		errs = append(errs, fmt.Errorf("--db %q: want postgres://… or sqlite:PATH", c.DB))
+	if err := checkStore(c.DataDir, c.DB); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Lifetimes.Validate(); err != nil {
 		errs = append(errs, err)
@@ -91,9 +92,10 @@ func (c ServerConfig) Validate() error {
 	if c.SightingK < 11 {
 		errs = append(errs, fmt.Errorf("--sighting-k %d: never below 11", c.SightingK))
 	}
-	if c.SightingEpsilon != 0 && (c.SightingEpsilon < 0.01 || c.SightingEpsilon > 10) {
+	if c.SightingEpsilon != 0 && !(c.SightingEpsilon >= 0.01 && c.SightingEpsilon <= 10) { // NaN too
 		errs = append(errs, fmt.Errorf("--sighting-epsilon %v: 0 (no noise) or 0.01 to 10", c.SightingEpsilon))
 	}
+	errs = append(errs, c.pullErrs...)
 	for _, p := range c.PartnerPulls {
 		if err := p.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("--taxii-pull %s: %w", p.Partner, err))
@@ -120,7 +122,8 @@ func (c *ServerConfig) flags(fs interface {
 	fs.Func("taxii-pull", "pull a partner's indicators on a schedule: partner=NAME,url=URL,token-file=PATH[,collection=indicators][,trust=50][,every=1h]; repeat for more", func(v string) error {
 		p, err := parsePull(v)
 		if err != nil {
-			return err
+			c.pullErrs = append(c.pullErrs, fmt.Errorf("--taxii-pull: %w", err))
+			return nil
 		}
 		c.PartnerPulls = append(c.PartnerPulls, p)
 		return nil
@@ -153,23 +156,76 @@ func storeFlags(fs interface {
 	return func(ctx context.Context) (store.Store, error) { return openStore(ctx, *dataDir, *db) }
 }
 
+// checkStore checks --data and --db without creating anything: --db is
+// postgres://…, sqlite:PATH or empty, and --data, when it is used and
+// exists, is a directory. Errors are usageErrors and show no password.
+func checkStore(dataDir, db string) error {
+	switch {
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return nil
+	case strings.HasPrefix(db, "sqlite:"):
+		if sqlitePath(db) == "" {
+			return usageError{errors.New("--db sqlite:PATH needs the path of the database file")}
+		}
+		return nil
+	case db != "":
+		return usageError{fmt.Errorf("--db %q: want postgres://… or sqlite:PATH", redactURL(db))}
+	}
+	if fi, err := os.Stat(dataDir); err == nil && !fi.IsDir() {
+		return usageError{fmt.Errorf("--data %q is not a directory", dataDir)}
+	}
+	return nil
+}
+
+func sqlitePath(db string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//")
+}
+
 // openStore opens the configured backend.
 func openStore(ctx context.Context, dataDir, db string) (store.Store, error) {
+	if err := checkStore(dataDir, db); err != nil {
+		return nil, err
+	}
 	switch {
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
 		return postgres.Open(ctx, db)
 	case strings.HasPrefix(db, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//")
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		path := sqlitePath(db)
+		if err := makeDataDir("--db", filepath.Dir(path)); err != nil {
 			return nil, err
 		}
 		return sqlite.Open(ctx, path)
 	default:
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		if err := makeDataDir("--data", dataDir); err != nil {
 			return nil, err
 		}
 		return sqlite.Open(ctx, filepath.Join(dataDir, "healthgate.db"))
 	}
+}
+
+// makeDataDir creates dir if need be and checks that this user can write
+// there, so that SQLite's "unable to open database file" is not all an
+// operator is told.
+func makeDataDir(flag, dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("%s %q: cannot create the directory: %w", flag, dir, pathCause(err))
+	}
+	f, err := os.CreateTemp(dir, ".healthgate-write-check-*")
+	if err != nil {
+		return fmt.Errorf("%s %q: this user cannot write there: %w", flag, dir, pathCause(err))
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// pathCause is the cause inside an *fs.PathError ("permission denied"),
+// whose path the caller names already.
+func pathCause(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err
+	}
+	return err
 }
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -288,7 +344,7 @@ func parsePull(v string) (server.PartnerPull, error) {
 		case "url":
 			u, err := url.Parse(val)
 			if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
-				return p, fmt.Errorf("url %q: https, or http only to loopback", val)
+				return p, fmt.Errorf("url %q: https, or http only to loopback", redactURL(val))
 			}
 			p.URL = val
 		case "token-file":

@@ -3,8 +3,11 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -39,14 +42,80 @@ type duration time.Duration
 func (d *duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string like \"4h\": %w", err)
+		// The decoder adds the field's name to an UnmarshalTypeError.
+		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[duration]()}
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return err
+		return &json.UnmarshalTypeError{Value: fmt.Sprintf("%q", s), Type: reflect.TypeFor[duration]()}
 	}
 	*d = duration(v)
 	return nil
+}
+
+// jsonKind names the kind of a JSON value, as UnmarshalTypeError does.
+func jsonKind(b []byte) string {
+	switch b = bytes.TrimSpace(b); {
+	case len(b) == 0:
+		return "nothing"
+	case b[0] == '{':
+		return "object"
+	case b[0] == '[':
+		return "array"
+	case b[0] == '"':
+		return "string"
+	case b[0] == 't' || b[0] == 'f':
+		return "bool"
+	case b[0] == 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// configError says what is wrong in a config file in an operator's words:
+// the file, the line or the field, what was found and what is wanted.
+func configError(path string, data []byte, err error) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return fmt.Errorf("%s: the file is empty: want a JSON object such as {\"listen\": \"127.0.0.1:8080\"}", path)
+	}
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+		line := 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
+		return fmt.Errorf("%s: line %d: not valid JSON: %v", path, line, se)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%s: the JSON ends too early (a missing } or \"?)", path)
+	}
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		got := te.Value
+		switch got {
+		case "array":
+			got = "a list"
+		case "object":
+			got = "an object"
+		case "number", "string", "bool":
+			got = "a " + got
+		}
+		if te.Field == "" {
+			return fmt.Errorf("%s: got %s, want a JSON object of settings", path, got)
+		}
+		var want string
+		switch t := te.Type; {
+		case t == reflect.TypeFor[duration]():
+			want = `a duration such as "90s" or "4h"`
+		case t.Kind() == reflect.Int:
+			want = "a whole number"
+		case t.Kind() == reflect.Float64:
+			want = "a number"
+		case t.Kind() == reflect.String:
+			want = "a string"
+		case t.Kind() == reflect.Slice:
+			want = "a list of strings"
+		default:
+			want = t.String()
+		}
+		return fmt.Errorf("%s: %s: got %s, want %s", path, te.Field, got, want)
+	}
+	return fmt.Errorf("%s: %w", path, err)
 }
 
 // configPath finds --config in args without parsing the other flags.
@@ -76,7 +145,7 @@ func loadServerFile(path string, c *ServerConfig) error {
 	dec.DisallowUnknownFields()
 	var f serverFile
 	if err := dec.Decode(&f); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return configError(path, b, err)
 	}
 	if dec.More() {
 		return fmt.Errorf("%s: data after the JSON object", path)

@@ -43,6 +43,12 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if !set["outbreak-day"] {
 		cfg.OutbreakDay = simulate.AutoOutbreakDay(*days)
 	}
+	if *dataDir != "" {
+		if err := checkStore(*dataDir, ""); err != nil {
+			fmt.Fprintln(stderr, "healthgate simulate:", err)
+			return exitUsage
+		}
+	}
 	if *startFlag != "" {
 		t, err := time.Parse(time.DateOnly, *startFlag)
 		if err != nil {

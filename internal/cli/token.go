@@ -66,6 +66,14 @@ func runTokenVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, tokenUsage)
 		return exitUsage
 	}
+	if *leeway < 0 || *leeway > token.MaxLeeway {
+		fmt.Fprintf(stderr, "healthgate token verify: --leeway %v is outside [0, %v]\n", *leeway, token.MaxLeeway)
+		return exitUsage
+	}
+	if *jwks == "-" && pos[0] == "-" {
+		fmt.Fprintln(stderr, "healthgate token verify: --jwks and TOKEN cannot both be read from standard input")
+		return exitUsage
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
