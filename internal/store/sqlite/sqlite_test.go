@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -40,5 +41,28 @@ func TestReopenKeepsData(t *testing.T) {
 	defer db.Close()
 	if _, err := db.Device(ctx, "d1"); err != nil {
 		t.Errorf("device lost across reopen: %v", err)
+	}
+}
+
+// TestNewDatabasePrivate: a new database, which holds signing keys and
+// service secrets, and its WAL are readable by their owner only.
+func TestNewDatabasePrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hg.db")
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Secret(context.Background(), "k", func() ([]byte, error) { return []byte("v"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no access for group and others", filepath.Base(p), fi.Mode().Perm())
+		}
 	}
 }
