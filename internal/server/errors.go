@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -89,7 +90,8 @@ func allowedMethods(r *http.Request) string {
 	}
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
-		if rctx.Routes.Match(chi.NewRouteContext(), m, path) {
+		// HEAD is served wherever GET is (middleware.GetHead).
+		if rctx.Routes.Match(chi.NewRouteContext(), m, path) || m == http.MethodHead && slices.Contains(allow, http.MethodGet) {
 			allow = append(allow, m)
 		}
 	}

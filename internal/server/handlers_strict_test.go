@@ -69,7 +69,7 @@ func TestMethodNotAllowedSaysAllow(t *testing.T) {
 		{"GET", "/v1/challenge", "POST"},
 		{"DELETE", "/v1/reports", "POST"},
 		{"GET", "/v1/sessions", "POST"},
-		{"POST", "/v1/agent/config", "GET"},
+		{"POST", "/v1/agent/config", "GET, HEAD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
@@ -87,6 +87,25 @@ func TestMethodNotAllowedSaysAllow(t *testing.T) {
 				t.Errorf("Allow = %q, want %q", got, tt.allow)
 			}
 		})
+	}
+}
+
+// TestHeadAndNotFound: HEAD is GET without a body, and a 404 names the
+// path quoted, control characters escaped.
+func TestHeadAndNotFound(t *testing.T) {
+	e := newEnv(t)
+	resp, err := http.Head(e.http.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("HEAD /healthz: %d, want 200", resp.StatusCode)
+	}
+	status, m := e.call("GET", "/no/such\u202ething", "", nil)
+	msg, _ := m["error"].(map[string]any)["message"].(string)
+	if status != http.StatusNotFound || strings.ContainsRune(msg, '\u202e') || !strings.Contains(msg, `\u202e`) {
+		t.Errorf("404: %d %q, want the path quoted with the bidi control escaped", status, msg)
 	}
 }
 

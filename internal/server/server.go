@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -172,6 +173,7 @@ func (s *Server) Issuer() *issuer.Issuer { return s.issuer }
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.metrics.middleware)
+	r.Use(middleware.GetHead) // HEAD is GET without the body (RFC 9110)
 	r.Get("/healthz", s.wrap(s.handleHealthz))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	r.Get("/.well-known/jwks.json", s.wrap(s.handleJWKS))
@@ -186,10 +188,10 @@ func (s *Server) routes() http.Handler {
 	s.checkoutRoutes(r)     // checkout.go
 	s.surveillanceRoutes(r) // surveillance.go
 	r.NotFound(s.wrap(func(w http.ResponseWriter, r *http.Request) error {
-		return errorf(http.StatusNotFound, "not_found", "no such endpoint: %s", r.URL.Path)
+		return errorf(http.StatusNotFound, "not_found", "no such endpoint: %q", r.URL.Path)
 	}))
 	r.MethodNotAllowed(s.wrap(func(w http.ResponseWriter, r *http.Request) error {
-		return errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", r.Method, r.URL.Path)
+		return errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %q", r.Method, r.URL.Path)
 	}))
 	return r
 }
