@@ -55,6 +55,10 @@ func TestSessionPath(t *testing.T) {
 	if status, m := decide(key, session); status != 200 || m["outcome"] != "allow" {
 		t.Errorf("after a healthy report: %d %v, want allow", status, m)
 	}
+	// Like a proof, the session's report is good for one decision.
+	if status, m := decide(key, session); status != http.StatusConflict || errCode(m) != "session_used" {
+		t.Errorf("second decision with the session: %d %v, want 409 session_used", status, m)
+	}
 	// Another relying party cannot use the session.
 	if status, m := decide(otherKey, session); status != 400 || errCode(m) != "session_invalid" {
 		t.Errorf("other relying party: %d %v, want 400 session_invalid", status, m)

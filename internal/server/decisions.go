@@ -480,7 +480,14 @@ func (s *Server) sessionSignals(ctx context.Context, rpID, session string, now t
 		return "", nil
 	}
 	// The device signed a report for this one-time session: as good as a
-	// certificate with a proof of possession.
+	// certificate with a proof of possession, and, like a proof, good for
+	// one decision (used_proofs, under a name of its own).
+	sum := sha256.Sum256([]byte("checkout-session\x00" + session))
+	if err := s.store.UseProof(ctx, sum, now.Add(SessionTTL+time.Minute)); errors.Is(err, store.ErrProofReplayed) {
+		return "", errorf(http.StatusConflict, "session_used", "this checkout session was already used for a decision: start the payment again")
+	} else if err != nil {
+		return "", err
+	}
 	sig.Certificate.Valid, sig.Certificate.Bound = true, true
 	sig.Device.Known, sig.Device.Tier = true, rep.Tier
 	if rep.Findings != nil {
