@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +51,11 @@ type ServerConfig struct {
 	SightingEpsilon float64
 	// PartnerPulls are partner TAXII collections pulled on a schedule.
 	PartnerPulls []server.PartnerPull
+	// TPMEKCAs is a PEM file of the TPM manufacturers' EK CA certificates
+	// (self-signed ones are roots, the others intermediates). When set, a
+	// TPM-bound key is taken only from a TPM whose EK certificate chains
+	// to them (docs/TPM.md).
+	TPMEKCAs string
 
 	// pullErrs are --taxii-pull values that did not parse; Validate
 	// reports them (the flag package would echo the value, URL
@@ -101,6 +109,11 @@ func (c ServerConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("--taxii-pull %s: %w", p.Partner, err))
 		}
 	}
+	if c.TPMEKCAs != "" {
+		if _, _, err := loadEKCAs(c.TPMEKCAs); err != nil {
+			errs = append(errs, fmt.Errorf("--tpm-ek-cas: %w", err))
+		}
+	}
 	for _, o := range c.CheckoutOrigins {
 		if _, err := checkoutOrigin(o); err != nil {
 			errs = append(errs, fmt.Errorf("--checkout-origin %q: want scheme://host[:port], nothing after", o))
@@ -134,6 +147,7 @@ func (c *ServerConfig) flags(fs interface {
 		c.CheckoutOrigins = append(c.CheckoutOrigins, v)
 		return nil
 	})
+	fs.StringVar(&c.TPMEKCAs, "tpm-ek-cas", c.TPMEKCAs, "PEM file of TPM manufacturers' EK CA certificates: TPM-bound keys only from TPMs whose EK certificate chains to them")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve HTTP on")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (SQLite database)")
 	fs.StringVar(&c.DB, "db", c.DB, "database URL: postgres://… for the scale path (default: SQLite under --data)")
@@ -272,6 +286,46 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
+// loadEKCAs reads a PEM file of EK CA certificates: the self-signed ones
+// are roots, the others intermediates. A file with no certificate, or a
+// block that is not one, is an error.
+func loadEKCAs(path string) (roots, intermediates *x509.CertPool, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	roots, intermediates = x509.NewCertPool(), x509.NewCertPool()
+	n, nroots := 0, 0
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, nil, fmt.Errorf("%s: a %s block, want only CERTIFICATE", path, block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: certificate %d: %w", path, n+1, err)
+		}
+		if bytes.Equal(cert.RawIssuer, cert.RawSubject) && cert.CheckSignatureFrom(cert) == nil {
+			roots.AddCert(cert)
+			nroots++
+		} else {
+			intermediates.AddCert(cert)
+		}
+		n++
+	}
+	if n == 0 {
+		return nil, nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	if nroots == 0 {
+		return nil, nil, fmt.Errorf("%s holds no self-signed (root) certificate", path)
+	}
+	return roots, intermediates, nil
+}
+
 // checkoutOrigin returns a page origin the way browsers write it in the
 // Origin header (lower case, no default port, no trailing slash), which is
 // how agents compare the allowlist the server publishes.
@@ -313,8 +367,15 @@ func startServer(ctx context.Context, cfg ServerConfig, log *slog.Logger) (*serv
 	if err != nil {
 		return nil, nil, err
 	}
+	var ekRoots, ekIntermediates *x509.CertPool
+	if cfg.TPMEKCAs != "" {
+		if ekRoots, ekIntermediates, err = loadEKCAs(cfg.TPMEKCAs); err != nil {
+			st.Close()
+			return nil, nil, fmt.Errorf("--tpm-ek-cas: %w", err)
+		}
+	}
 	srv, err := server.New(ctx, server.Options{
-		Store: st, Policy: pol, RiskPolicy: riskPol, CheckoutOrigins: origins,
+		Store: st, Policy: pol, RiskPolicy: riskPol, CheckoutOrigins: origins, EKRoots: ekRoots, EKIntermediates: ekIntermediates,
 		SightingK: cfg.SightingK, SightingEpsilon: cfg.SightingEpsilon, PartnerPulls: cfg.PartnerPulls, Lifetimes: cfg.Lifetimes, NonceTTL: cfg.NonceTTL, MaxSkew: cfg.MaxSkew,
 		Version: Version(), Logger: log,
 	})

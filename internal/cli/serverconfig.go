@@ -34,6 +34,7 @@ type serverFile struct {
 	SightingK       *int      `json:"sighting_k"`
 	SightingEpsilon *float64  `json:"sighting_epsilon"`
 	TAXIIPulls      []string  `json:"taxii_pulls"` // the --taxii-pull syntax
+	TPMEKCAs        *string   `json:"tpm_ek_cas"`
 }
 
 // duration is a time.Duration written as "90s", "4h".
@@ -165,6 +166,7 @@ func loadServerFile(path string, c *ServerConfig) error {
 	set(&c.DB, f.DB)
 	set(&c.PolicyFile, f.Policy)
 	set(&c.RiskPolicyFile, f.RiskPolicy)
+	set(&c.TPMEKCAs, f.TPMEKCAs)
 	set(&c.LogLevel, f.LogLevel)
 	setD(&c.Lifetimes.Affirming, f.CertTTL)
 	setD(&c.Lifetimes.Warning, f.CertTTLWarning)

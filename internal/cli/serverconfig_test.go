@@ -2,7 +2,14 @@ package cli
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"log/slog"
+	"math/big"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -87,6 +94,65 @@ func TestCheckoutOrigins(t *testing.T) {
 		cfg.CheckoutOrigins = []string{bad}
 		if err := cfg.Validate(); err == nil {
 			t.Errorf("--checkout-origin %q accepted", bad)
+		}
+	}
+}
+
+// TestLoadEKCAs: a PEM bundle of EK CAs splits into roots (self-signed)
+// and intermediates that verify a chain; files that hold no root, no
+// certificate, or something else are refused, naming the flag.
+func TestLoadEKCAs(t *testing.T) {
+	dir := t.TempDir()
+	newCert := func(cn string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, ca bool) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: ca, BasicConstraintsValid: true,
+			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+		if parent == nil {
+			parent, parentKey = tmpl, key
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		return c, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	}
+	root, rootKey, rootPEM := newCert("EK root", nil, nil, true)
+	inter, interKey, interPEM := newCert("EK intermediate", root, rootKey, true)
+	leaf, _, _ := newCert("an EK", inter, interKey, false)
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	roots, inters, err := loadEKCAs(write("bundle.pem", append(interPEM, rootPEM...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		t.Errorf("an EK certificate under the bundle does not verify: %v", err)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err == nil {
+		t.Error("the intermediate was taken for a root (the chain verified without intermediates)")
+	}
+	for name, content := range map[string][]byte{
+		"empty.pem":   nil,
+		"no-root.pem": interPEM,
+		"key.pem":     pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}}),
+		"garbage.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2, 3}}),
+		"missing.pem": nil,
+	} {
+		path := filepath.Join(dir, name)
+		if name != "missing.pem" {
+			path = write(name, content)
+		}
+		cfg := DefaultServerConfig()
+		cfg.DataDir, cfg.TPMEKCAs = t.TempDir(), path
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--tpm-ek-cas") {
+			t.Errorf("%s: Validate = %v, want a --tpm-ek-cas error", name, err)
 		}
 	}
 }
