@@ -4,39 +4,15 @@ import (
 	"context"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-// browser starts headless Chromium (Debian's package, installed by
-// scripts/setup-test-deps.sh) and returns a context for new tabs.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("HEALTHGATE_SKIP_BROWSER") == "1" {
-			t.Skip("chromium not installed and HEALTHGATE_SKIP_BROWSER=1")
-		}
-		t.Fatal("chromium is not installed: run `make setup` (apt-get install chromium), or set HEALTHGATE_SKIP_BROWSER=1 to skip")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.WindowSize(1000, 900),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	ctx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	return ctx
-}
+	"github.com/healthgate/healthgate/internal/browsertest"
+)
 
 // TestCheckoutInBrowser pays at the demo shop in a real browser as four
 // devices and checks what the page tells the person paying.
@@ -59,7 +35,7 @@ func TestCheckoutInBrowser(t *testing.T) {
 		t.Fatalf("no device %q", name)
 		return ""
 	}
-	allocCtx := browser(t)
+	allocCtx := browsertest.Browser(t)
 	shots := t.TempDir()
 	if dir := os.Getenv("HEALTHGATE_SCREENSHOT_DIR"); dir != "" {
 		shots = dir // keep them to look at
@@ -75,26 +51,26 @@ func TestCheckoutInBrowser(t *testing.T) {
 			wait(t, tab, ".hg-allow")
 			expectText(t, tab, "passed the safety check")
 			wait(t, tab, "#result [role=status]")
-			expectTextEventually(t, tab, "Payment complete")
+			browsertest.Eventually(t, tab, "#result", "Payment complete")
 		}},
 		{"device at risk: warning with its fix, then step-up", agentOf("at risk"), func(t *testing.T, tab context.Context) {
 			wait(t, tab, ".hg-warn")
 			expectText(t, tab, "Your device is at risk")
 			expectText(t, tab, "firewall") // the fix names what to turn on
-			click(t, tab, ".hg-continue")
+			browsertest.Click(t, tab, ".hg-continue")
 			wait(t, tab, ".hg-stepup")
 			expectText(t, tab, "SMS")
 			if err := chromedp.Do(tab, chromedp.SendKeys(chromedp.CSS("#hg-code"), SMSCode)); err != nil {
 				t.Fatal(err)
 			}
-			click(t, tab, ".hg-confirm")
-			expectTextEventually(t, tab, "Payment complete")
+			browsertest.Click(t, tab, ".hg-confirm")
+			browsertest.Eventually(t, tab, "#result", "Payment complete")
 		}},
 		{"hijacked payment site: payment refused with why and how to fix", agentOf("infected"), func(t *testing.T, tab context.Context) {
 			wait(t, tab, ".hg-deny")
 			expectText(t, tab, "stopped to protect your money")
 			expectText(t, tab, "hosts") // what is wrong: the hosts file
-			if got := text(t, tab); strings.Contains(got, "Payment complete") {
+			if got := browsertest.Text(t, tab, "#result"); strings.Contains(got, "Payment complete") {
 				t.Error("a refused payment completed")
 			}
 		}},
@@ -115,7 +91,7 @@ func TestCheckoutInBrowser(t *testing.T) {
 		if err := chromedp.Do(tab, chromedp.Navigate(d.MerchantURL+"/?lang=en&agent="+d.NoAgentURL)); err != nil {
 			t.Fatal(err)
 		}
-		click(t, tab, "#app-link")
+		browsertest.Click(t, tab, "#app-link")
 		session, err := chromedp.Run(tab, chromedp.Poll[string](`document.body.dataset.session || ""`, chromedp.WithPollingTimeout(10*time.Second)))
 		if err != nil || session == "" {
 			t.Fatalf("no session on the page: %q, %v", session, err)
@@ -134,8 +110,8 @@ func TestCheckoutInBrowser(t *testing.T) {
 		if _, err := healthy.Agent.ReportSession(ctx, sid); err != nil {
 			t.Fatalf("the agent could not report for the session: %v", err)
 		}
-		click(t, tab, "#pay")
-		defer screenshot(t, tab, filepath.Join(shots, "app-link.png"))
+		browsertest.Click(t, tab, "#pay")
+		defer browsertest.Screenshot(t, tab, filepath.Join(shots, "app-link.png"))
 		wait(t, tab, ".hg-allow")
 		expectText(t, tab, "passed the safety check")
 	})
@@ -148,8 +124,8 @@ func TestCheckoutInBrowser(t *testing.T) {
 			if err := chromedp.Do(tab, chromedp.Navigate(d.MerchantURL+"/?lang=en&agent="+tt.agent)); err != nil {
 				t.Fatal(err)
 			}
-			click(t, tab, "#pay")
-			defer screenshot(t, tab, filepath.Join(shots, strings.ReplaceAll(strings.Fields(tt.name)[0], ":", "")+"-"+string(rune('0'+i))+".png"))
+			browsertest.Click(t, tab, "#pay")
+			defer browsertest.Screenshot(t, tab, filepath.Join(shots, strings.ReplaceAll(strings.Fields(tt.name)[0], ":", "")+"-"+string(rune('0'+i))+".png"))
 			tt.steps(t, tab)
 		})
 	}
@@ -158,52 +134,13 @@ func TestCheckoutInBrowser(t *testing.T) {
 func wait(t *testing.T, tab context.Context, sel string) {
 	t.Helper()
 	if err := chromedp.Do(tab, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
-		t.Fatalf("waiting for %s: %v (page: %q)", sel, err, text(t, tab))
+		t.Fatalf("waiting for %s: %v (page: %q)", sel, err, browsertest.Text(t, tab, "#result"))
 	}
-}
-
-func click(t *testing.T, tab context.Context, sel string) {
-	t.Helper()
-	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)); err != nil {
-		t.Fatalf("clicking %s: %v", sel, err)
-	}
-}
-
-func text(t *testing.T, tab context.Context) string {
-	t.Helper()
-	s, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("#result")))
-	if err != nil {
-		return "<" + err.Error() + ">"
-	}
-	return s
 }
 
 func expectText(t *testing.T, tab context.Context, want string) {
 	t.Helper()
-	if got := text(t, tab); !strings.Contains(got, want) {
+	if got := browsertest.Text(t, tab, "#result"); !strings.Contains(got, want) {
 		t.Errorf("page says %q, want it to contain %q", got, want)
-	}
-}
-
-func expectTextEventually(t *testing.T, tab context.Context, want string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if strings.Contains(text(t, tab), want) {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Errorf("page says %q, want it to come to contain %q", text(t, tab), want)
-}
-
-func screenshot(t *testing.T, tab context.Context, path string) {
-	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100)) // quality 100: PNG
-	if err != nil {
-		t.Logf("screenshot: %v", err)
-		return
-	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Logf("screenshot: %v", err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/healthgate/healthgate/internal/browsertest"
 )
 
 // TestDashboardInBrowser: after a simulated outbreak, the operator opens
@@ -31,7 +33,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			d.Fleet.FirstOutbreakAlert, d.OutbreakIndicator)
 	}
 	hash := d.Fleet.OutbreakHash
-	tab, cancel := chromedp.NewContext(browser(t))
+	tab, cancel := chromedp.NewContext(browsertest.Browser(t))
 	defer cancel()
 	tab, cancelTimeout := context.WithTimeout(tab, 60*time.Second)
 	defer cancelTimeout()
@@ -62,7 +64,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	waitText("#alerts", "sha256:"+hash)
 	waitText("#review", hash)
 	waitText("#ccm", "‰")
-	screenshot(t, tab, filepath.Join(shots, "dashboard.png"))
+	browsertest.Screenshot(t, tab, filepath.Join(shots, "dashboard.png"))
 
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS("#review button.activate"), chromedp.NodeVisible)); err != nil {
 		t.Fatal(err)

@@ -11,8 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -20,34 +18,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/healthgate/healthgate/internal/browsertest"
 	"github.com/healthgate/healthgate/internal/web"
 )
-
-// browser starts headless Chromium, as internal/demo's browser tests do.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a browser")
-	}
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("HEALTHGATE_SKIP_BROWSER") == "1" {
-			t.Skip("chromium not installed and HEALTHGATE_SKIP_BROWSER=1")
-		}
-		t.Fatal("chromium is not installed: run `make setup` (apt-get install chromium), or set HEALTHGATE_SKIP_BROWSER=1 to skip")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	ctx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // recorder keeps the method and path of every request a server got.
 type recorder struct {
@@ -184,18 +157,6 @@ func pageServer(t *testing.T) (*httptest.Server, *recorder) {
 }
 
 // tab opens url in a new tab of the browser.
-func tab(t *testing.T, alloc context.Context, url string) context.Context {
-	t.Helper()
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(cancelTimeout)
-	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
-		t.Fatal(err)
-	}
-	return ctx
-}
-
 // eval runs js in the tab, waits for a promise it returns, and gives up
 // after 8 s (the SDK's own timeouts in these tests are 500 ms).
 func eval[T any](t *testing.T, tab context.Context, js string) T {
@@ -210,13 +171,13 @@ func eval[T any](t *testing.T, tab context.Context, js string) T {
 }
 
 func TestSDKInBrowser(t *testing.T) {
-	alloc := browser(t)
+	alloc := browsertest.Browser(t)
 	agent, agentRec := fakeAgent(t)
 	page, pageRec := pageServer(t)
 	noAgent := closedURL(t)
 
 	t.Run("getProof", func(t *testing.T) {
-		tb := tab(t, alloc, page.URL+"/")
+		tb := browsertest.Tab(t, alloc, page.URL+"/")
 		for _, tt := range []struct {
 			name, agent     string
 			wantUnavailable string // "" when a certificate is wanted
@@ -266,7 +227,7 @@ func TestSDKInBrowser(t *testing.T) {
 	})
 
 	t.Run("checkURL", func(t *testing.T) {
-		tb := tab(t, alloc, page.URL+"/")
+		tb := browsertest.Tab(t, alloc, page.URL+"/")
 		for _, tt := range []struct {
 			name, agent string
 			want        map[string]any
@@ -287,7 +248,7 @@ func TestSDKInBrowser(t *testing.T) {
 
 	t.Run("nothing leaves but to the agent and the caller", func(t *testing.T) {
 		before := len(pageRec.requests())
-		tb := tab(t, alloc, page.URL+"/")
+		tb := browsertest.Tab(t, alloc, page.URL+"/")
 		// An agent option left undefined by the page keeps the default
 		// loopback agent: it must not turn into a path on the page's
 		// own origin ("undefined/v1/proof").
@@ -321,7 +282,7 @@ func TestSDKInBrowser(t *testing.T) {
 			{`{lang: "fr"}`, "Checking this device's safety…"},
 		} {
 			t.Run(tt.opts, func(t *testing.T) {
-				tb := tab(t, alloc, page.URL+"/")
+				tb := browsertest.Tab(t, alloc, page.URL+"/")
 				got := eval[string](t, tb, `Healthgate.init(`+tt.opts+`).text("checking")`)
 				if got != tt.want {
 					t.Errorf("text(checking) = %q, want %q", got, tt.want)
@@ -336,7 +297,7 @@ func TestSDKInBrowser(t *testing.T) {
 	})
 
 	t.Run("server text is text, never markup", func(t *testing.T) {
-		tb := tab(t, alloc, page.URL+"/")
+		tb := browsertest.Tab(t, alloc, page.URL+"/")
 		const evil = `<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>`
 		for _, outcome := range []string{"allow", "warn", "step_up", "deny"} {
 			got := eval[map[string]any](t, tb, `(function () {
@@ -354,7 +315,7 @@ func TestSDKInBrowser(t *testing.T) {
 	})
 
 	t.Run("focus and keyboard", func(t *testing.T) {
-		tb := tab(t, alloc, page.URL+"/")
+		tb := browsertest.Tab(t, alloc, page.URL+"/")
 		eval[bool](t, tb, `Healthgate.init({lang: "en"}) && true`)
 		// A warning takes focus itself, not its "continue anyway"
 		// button: a second press of Enter on Pay must not wave the risk
@@ -440,29 +401,8 @@ func (m *fakeMerchant) handler(t *testing.T, agentURL string) http.Handler {
 	})
 }
 
-func resultText(t *testing.T, tb context.Context) string {
-	t.Helper()
-	s, err := chromedp.Run(tb, chromedp.Text(chromedp.CSS("#result")))
-	if err != nil {
-		return "<" + err.Error() + ">"
-	}
-	return s
-}
-
-func eventually(t *testing.T, tb context.Context, want string) {
-	t.Helper()
-	deadline := time.Now().Add(8 * time.Second)
-	for time.Now().Before(deadline) {
-		if strings.Contains(resultText(t, tb), want) {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Errorf("the page says %q, want it to come to say %q", resultText(t, tb), want)
-}
-
 func TestCheckoutPageInBrowser(t *testing.T) {
-	alloc := browser(t)
+	alloc := browsertest.Browser(t)
 	agent, _ := fakeAgent(t)
 	stepUp := func(w http.ResponseWriter) {
 		w.Header().Set("Content-Type", "application/json")
@@ -472,44 +412,38 @@ func TestCheckoutPageInBrowser(t *testing.T) {
 		m := &fakeMerchant{pay: pay, confirm: `{"ok":false}`}
 		hs := httptest.NewServer(m.handler(t, agentURL))
 		t.Cleanup(hs.Close)
-		return m, tab(t, alloc, hs.URL+"/")
-	}
-	click := func(t *testing.T, tb context.Context, sel string) {
-		t.Helper()
-		if err := chromedp.Do(tb, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)); err != nil {
-			t.Fatalf("clicking %s: %v", sel, err)
-		}
+		return m, browsertest.Tab(t, alloc, hs.URL+"/")
 	}
 
 	t.Run("agent answer stalls: step-up with the reason, not a spinner", func(t *testing.T) {
 		_, tb := start(t, agent.URL+"/hangbody", stepUp)
-		click(t, tb, "#pay")
-		eventually(t, tb, "could not check this device")
-		eventually(t, tb, "allow it and pay again")
+		browsertest.Click(t, tb, "#pay")
+		browsertest.Eventually(t, tb, "#result", "could not check this device")
+		browsertest.Eventually(t, tb, "#result", "allow it and pay again")
 		// The step-up offers the path that needs no loopback call.
-		click(t, tb, ".hg-open-app")
-		eventually(t, tb, "The Healthgate app was asked to check this device")
+		browsertest.Click(t, tb, ".hg-open-app")
+		browsertest.Eventually(t, tb, "#result", "The Healthgate app was asked to check this device")
 	})
 
 	t.Run("shop backend fails: the page says so", func(t *testing.T) {
 		_, tb := start(t, agent.URL+"/ok", func(w http.ResponseWriter) {
 			http.Error(w, "bad gateway", http.StatusBadGateway)
 		})
-		click(t, tb, "#pay")
-		eventually(t, tb, "try again")
-		if s := resultText(t, tb); strings.Contains(s, "Checking") {
+		browsertest.Click(t, tb, "#pay")
+		browsertest.Eventually(t, tb, "#result", "try again")
+		if s := browsertest.Text(t, tb, "#result"); strings.Contains(s, "Checking") {
 			t.Errorf("still checking: %q", s)
 		}
 	})
 
 	t.Run("wrong SMS code is said in words", func(t *testing.T) {
 		_, tb := start(t, agent.URL+"/ok", stepUp)
-		click(t, tb, "#pay")
+		browsertest.Click(t, tb, "#pay")
 		if err := chromedp.Do(tb, chromedp.SendKeys(chromedp.CSS("#hg-code"), "000000")); err != nil {
 			t.Fatal(err)
 		}
-		click(t, tb, ".hg-confirm")
-		eventually(t, tb, "code is not right")
+		browsertest.Click(t, tb, ".hg-confirm")
+		browsertest.Eventually(t, tb, "#result", "code is not right")
 		got := eval[map[string]any](t, tb, `(function () { var i = document.getElementById("hg-code");
 			var d = document.getElementById(i.getAttribute("aria-describedby") || "none");
 			return {invalid: i.getAttribute("aria-invalid"), described: d ? d.textContent : "", focused: document.activeElement === i}; })()`)
@@ -524,7 +458,7 @@ func TestCheckoutPageInBrowser(t *testing.T) {
 			stepUp(w)
 		})
 		eval[bool](t, tb, `(function () { var b = document.getElementById("pay"); b.click(); b.click(); return true; })()`)
-		eventually(t, tb, "SMS")
+		browsertest.Eventually(t, tb, "#result", "SMS")
 		if n := m.rec.count("POST /pay"); n != 1 {
 			t.Errorf("%d payments asked for, want 1", n)
 		}
