@@ -25,7 +25,7 @@ func ExamplePolicy_Evaluate() {
 	}
 	fmt.Println("executables:", res.TrustVector["executables"], "configuration:", res.TrustVector["configuration"])
 	// Output:
-	// healthgate/default@2 contraindicated 40
+	// healthgate/default@3 contraindicated 40
 	// remote_control_tool (contraindicated): A remote-control program is running - someone else may be controlling your device
 	// firewall_off (warning): Your firewall is switched off
 	// executables: 96 configuration: 32

@@ -163,7 +163,7 @@ func TestLoadFileErrors(t *testing.T) {
 
 func TestDefault(t *testing.T) {
 	p := Default()
-	if got, want := p.ID(), "healthgate/default@2"; got != want {
+	if got, want := p.ID(), "healthgate/default@3"; got != want {
 		t.Errorf("ID() = %q, want %q", got, want)
 	}
 	if Default() != p {
@@ -179,13 +179,19 @@ func TestDefault(t *testing.T) {
 		byID[r.ID] = r
 	}
 	for _, id := range want {
-		r, ok := byID[id]
-		if !ok {
+		if _, ok := byID[id]; !ok {
 			t.Errorf("default policy has no rule %s", id)
-			continue
 		}
+	}
+	// Every finding the default policy can give, policy_error included,
+	// carries text long enough to help a user.
+	texts := map[string][2]map[string]string{ErrorCode: {errorTitle, errorRemediation}}
+	for _, r := range p.Rules() {
+		texts[r.ID] = [2]map[string]string{r.Title, r.Remediation}
+	}
+	for id, tr := range texts {
 		for _, lang := range Languages {
-			if len(r.Title[lang]) < 10 || len(r.Remediation[lang]) < 80 {
+			if len(tr[0][lang]) < 10 || len(tr[1][lang]) < 80 {
 				t.Errorf("rule %s: %s text is too short to help a user", id, lang)
 			}
 		}
@@ -211,6 +217,40 @@ func TestAnyToolInAgreesWithRunsTool(t *testing.T) {
 		want := slices.ContainsFunc(tools, func(tool string) bool { return evidence.RunsTool(name, tool) })
 		if got := set.anyToolIn(lowerASCII(name)); got != want {
 			t.Errorf("%q: anyToolIn = %v, RunsTool = %v", name, got, want)
+		}
+	}
+}
+
+// TestDefaultRemediationNamesPlatforms: a finding's fix gives steps for every
+// system whose agent reports the facts that fire it (docs/FACTS.md), so a
+// Linux user told "no antivirus" or "firewall off" is not left with only
+// Windows and Mac steps.
+func TestDefaultRemediationNamesPlatforms(t *testing.T) {
+	const win, mac, linux = "Windows", "Mac", "Linux"
+	want := map[string][]string{
+		"antivirus_absent":           {win, linux},
+		"antivirus_off":              {win, linux},
+		"antivirus_signatures_stale": {win, linux},
+		"firewall_off":               {win, mac, linux},
+		"os_updates_stale":           {win, mac, linux},
+		"hosts_payment_hijack":       {win, mac, linux},
+		"dns_rogue":                  {win, mac, linux},
+		"proxy_unexpected":           {win, mac, linux},
+		"proxy_rogue":                {win, mac, linux},
+		"rogue_root_ca":              {win, mac, linux},
+		"disk_encryption_off":        {win, mac, linux},
+	}
+	for _, r := range Default().Rules() {
+		systems, ok := want[r.ID]
+		if !ok {
+			continue // steps that do not depend on the system
+		}
+		for _, lang := range Languages {
+			for _, sys := range systems {
+				if !strings.Contains(r.Remediation[lang], sys) {
+					t.Errorf("rule %s: %s remediation has no steps for %s", r.ID, lang, sys)
+				}
+			}
 		}
 	}
 }
