@@ -186,7 +186,14 @@ func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if truncated {
-			return s.writeFeedSnapshot(w, cur)
+			// Remember the choice like a delta (the same bytes, no copy):
+			// agents far behind ask in step too.
+			b, err := cur.snapshotBody()
+			if err != nil {
+				return err
+			}
+			cur.cacheDelta(since, b)
+			return writeFeed(w, etag, b)
 		}
 		if d.Version != cur.version {
 			// The feed moved between the two reads; try again at the new

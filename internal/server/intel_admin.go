@@ -3,7 +3,9 @@ package server
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -121,15 +123,21 @@ func (s *Server) handleListIndicators(w http.ResponseWriter, r *http.Request) er
 	if t := q.Get("type"); t != "" && !validType(t) {
 		return errorf(http.StatusBadRequest, "bad_type", "unknown indicator type %q", t)
 	}
-	ins, err := s.store.Indicators(r.Context(), store.IndicatorFilter{Type: q.Get("type"), Status: q.Get("status"), Limit: limit})
+	if st := q.Get("status"); st != "" && !slices.Contains(intel.Statuses, st) {
+		return errorf(http.StatusBadRequest, "bad_status", "unknown indicator status %q (want one of %s)", st, strings.Join(intel.Statuses, ", "))
+	}
+	// One more than asked says whether the list was cut.
+	ins, err := s.store.Indicators(r.Context(), store.IndicatorFilter{Type: q.Get("type"), Status: q.Get("status"), Limit: limit + 1})
 	if err != nil {
 		return err
 	}
+	more := len(ins) > limit
+	ins = ins[:min(len(ins), limit)]
 	out := make([]indicatorOutput, len(ins))
 	for i, in := range ins {
 		out[i] = indicatorOut(in)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"indicators": out})
+	return writeJSON(w, http.StatusOK, map[string]any{"indicators": out, "more": more})
 }
 
 func validType(t string) bool {
@@ -179,6 +187,21 @@ func (s *Server) setIndicatorStatus(w http.ResponseWriter, r *http.Request, stat
 	}
 	if req.Reason == "" || len(req.Reason) > 512 {
 		return errorf(http.StatusBadRequest, "bad_reason", "say why (at most 512 bytes)")
+	}
+	if status == intel.StatusActive {
+		// Its lifetime is not renewed by a status change: an indicator
+		// past its expiry would be active until the next maintenance pass
+		// expires it again. Adding it again renews it.
+		in, err := s.store.Indicator(r.Context(), chi.URLParam(r, "id"), "", "")
+		if errors.Is(err, store.ErrNotFound) {
+			return errorf(http.StatusNotFound, "not_found", "no such indicator")
+		} else if err != nil {
+			return err
+		}
+		if now := s.opts.Now(); !in.Expires.IsZero() && !in.Expires.After(now) {
+			return errorf(http.StatusConflict, "indicator_expired", "the indicator's lifetime ended at %s: add it again (POST /v1/admin/indicators) to renew it",
+				in.Expires.UTC().Format(timeFormat))
+		}
 	}
 	in, err := s.store.SetIndicatorStatus(r.Context(), chi.URLParam(r, "id"), status,
 		store.Change{Actor: s.actor(r), Reason: req.Reason, At: s.opts.Now().UTC()})

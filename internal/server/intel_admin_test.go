@@ -1,9 +1,11 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/healthgate/healthgate/internal/store"
 )
@@ -74,5 +76,85 @@ func TestIntelAdminAPI(t *testing.T) {
 	status, m := e.call("GET", "/v1/admin/indicators/"+id, admin, nil)
 	if status != http.StatusOK || !strings.Contains(string(jsonBody(m)), "false positive") || !strings.Contains(string(jsonBody(m)), "rp:rp-soc") {
 		t.Errorf("audit trail: %d %v", status, m)
+	}
+}
+
+// TestIntelAdminListFilters: a misspelt status is refused rather than
+// answered with an empty list, and a list cut at its limit says so.
+func TestIntelAdminListFilters(t *testing.T) {
+	e := newEnv(t)
+	admin, _ := e.rp("soc", store.ScopeAdmin)
+	if status, m := e.call("POST", "/v1/admin/indicators", admin, jsonBody(map[string]any{"indicators": []map[string]any{
+		{"type": "tool", "value": "anydesk"}, {"type": "tool", "value": "rustdesk"}, {"type": "tool", "value": "teamviewer"},
+	}})); status != http.StatusCreated {
+		t.Fatalf("add: %d %v", status, m)
+	}
+	for _, tt := range []struct {
+		query  string
+		status int
+		n      int
+		more   bool
+	}{
+		{"status=activ", 400, 0, false},
+		{"status=ACTIVE", 400, 0, false},
+		{"status=active", 200, 3, false},
+		{"status=pending_review", 200, 0, false},
+		{"limit=2", 200, 2, true},
+		{"limit=3", 200, 3, false},
+		{"limit=10001", 400, 0, false},
+		{"limit=abc", 400, 0, false},
+	} {
+		t.Run(tt.query, func(t *testing.T) {
+			status, m := e.call("GET", "/v1/admin/indicators?"+tt.query, admin, nil)
+			if status != tt.status {
+				t.Fatalf("status = %d, want %d (%v)", status, tt.status, m)
+			}
+			if status != http.StatusOK {
+				return
+			}
+			if got := len(m["indicators"].([]any)); got != tt.n {
+				t.Errorf("%d indicators, want %d", got, tt.n)
+			}
+			if got, _ := m["more"].(bool); got != tt.more {
+				t.Errorf("more = %v, want %v", got, tt.more)
+			}
+		})
+	}
+}
+
+// TestIntelAdminActivateExpired: an indicator whose lifetime ended cannot
+// be put back on the feed by activating it (the next maintenance pass
+// would take it off again at once); the answer says to add it again,
+// which renews its lifetime.
+func TestIntelAdminActivateExpired(t *testing.T) {
+	e := newEnv(t)
+	admin, _ := e.rp("soc", store.ScopeAdmin)
+	add := func() map[string]any {
+		status, m := e.call("POST", "/v1/admin/indicators", admin, jsonBody(map[string]any{"indicators": []map[string]any{
+			{"type": "url", "value": "http://phish.example/login", "ttl": "1h", "status": "pending_review"}}}))
+		if status != http.StatusCreated {
+			t.Fatalf("add: %d %v", status, m)
+		}
+		return m["indicators"].([]any)[0].(map[string]any)
+	}
+	id := add()["id"].(string)
+	e.clock.Add(2 * time.Hour)
+	e.srv.Maintain(context.Background())
+	status, m := e.call("POST", "/v1/admin/indicators/"+id+"/activate", admin, []byte(`{"reason":"reviewed"}`))
+	if status != http.StatusConflict || errorCode(jsonBody(m)) != "indicator_expired" {
+		t.Errorf("activating an expired indicator: %d %v, want 409 indicator_expired", status, m)
+	}
+	if _, m := e.call("GET", "/v1/admin/indicators/"+id, admin, nil); m["indicator"].(map[string]any)["status"] != "expired" {
+		t.Errorf("after a refused activation: %v", m)
+	}
+	// Retiring it is still possible, and adding it again renews it.
+	if status, m := e.call("POST", "/v1/admin/indicators/"+id+"/retire", admin, []byte(`{"reason":"false positive"}`)); status != http.StatusOK {
+		t.Errorf("retire: %d %v", status, m)
+	}
+	if got := add(); got["id"] != id || got["status"] != "pending_review" {
+		t.Errorf("re-added: %v", got)
+	}
+	if status, m := e.call("POST", "/v1/admin/indicators/"+id+"/activate", admin, []byte(`{"reason":"reviewed"}`)); status != http.StatusOK {
+		t.Errorf("activating the renewed indicator: %d %v", status, m)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -325,4 +326,53 @@ func TestServerExpiresIndicators(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// deltaCounter counts the store's feed deltas asked since one version.
+type deltaCounter struct {
+	store.Store
+	since int64
+	n     atomic.Int32
+}
+
+func (d *deltaCounter) FeedDelta(ctx context.Context, since int64, limit int) (store.FeedDelta, bool, error) {
+	if since == d.since {
+		d.n.Add(1)
+	}
+	return d.Store.FeedDelta(ctx, since, limit)
+}
+
+// TestFeedSnapshotForOldVersionCached: when a delta is too large and the
+// snapshot is sent instead, that choice is cached with the version like a
+// delta, so agents far behind do not each make the store read half the
+// feed.
+func TestFeedSnapshotForOldVersionCached(t *testing.T) {
+	e := newFeedEnv(t)
+	e.put(intel.TypeTool, "anydesk")
+	now := time.Now()
+	var ins []store.Indicator
+	for i := range 1200 {
+		n, _ := intel.Normalize(intel.TypeDomain, "phish"+strconv.Itoa(i)+".example")
+		ins = append(ins, store.Indicator{ID: "bulk" + strconv.Itoa(i), Type: "domain", Value: n.Value, Source: "t", Status: intel.StatusActive,
+			FirstSeen: now, LastSeen: now, FeedKind: string(n.Entry.Kind), FeedValue: n.Entry.Value, FullHash: n.FullHash})
+	}
+	if _, err := e.st.PutIndicators(context.Background(), ins, store.Change{Actor: "t", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	counter := &deltaCounter{Store: e.st, since: 1}
+	srv, err := server.New(context.Background(), server.Options{Store: counter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/feed?since=1", nil))
+		var f intel.Feed
+		if err := json.Unmarshal(rec.Body.Bytes(), &f); rec.Code != 200 || err != nil || !f.Snapshot || f.Version != 2 {
+			t.Fatalf("since=1: %d snapshot=%v version=%d %v", rec.Code, f.Snapshot, f.Version, err)
+		}
+	}
+	if got := counter.n.Load(); got != 1 {
+		t.Errorf("three asks since=1 at one version read the store's delta %d times, want once", got)
+	}
 }

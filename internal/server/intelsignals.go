@@ -47,13 +47,20 @@ func (l *intelLists) reload(ctx context.Context, st store.Store) error {
 }
 
 // intelSignals says whether the merchant's host (or a parent domain) or the
-// payee is on an active intel list.
+// payee is on an active intel list. The host is looked up in the canonical
+// form domain indicators are stored in (the feed's), so that "支付宝.example",
+// "EVIL.example.." or "3279880203" find "xn--….example", "evil.example" and
+// "195.127.0.11".
 func (s *Server) intelSignals(merchantHost, payee string) risk.IntelSignals {
+	host := strings.TrimSuffix(merchantHost, ".")
+	if expr, err := intel.DomainExpression(merchantHost); err == nil {
+		host = strings.TrimSuffix(expr, "/")
+	}
 	l := &s.intelLists
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	var sig risk.IntelSignals
-	for h := strings.TrimSuffix(merchantHost, "."); h != "" && !sig.MerchantPhishing; {
+	for h := host; h != "" && !sig.MerchantPhishing; {
 		sig.MerchantPhishing = l.domains[h]
 		_, h, _ = strings.Cut(h, ".")
 	}
