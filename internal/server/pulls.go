@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/healthgate/healthgate/internal/intel/intelstore"
-	"github.com/healthgate/healthgate/internal/stix"
 	"github.com/healthgate/healthgate/internal/taxii"
 )
 
@@ -102,44 +100,14 @@ func (s *Server) pullPartner(ctx context.Context, p PartnerPull) error {
 	if err != nil {
 		return err
 	}
-	sink := &tlpSink{next: intelstore.NewPartnerSink(s.store)}
-	res, err := taxii.PullIndicators(ctx, c, s.store, sink, p.Partner, p.Trust,
+	res, err := taxii.PullIndicators(ctx, c, s.store, intelstore.NewPartnerSink(s.store), p.Partner, p.Trust,
 		taxii.PullOptions{CollectionURL: collURL})
 	if err != nil {
 		return err
 	}
 	if res.Objects > 0 || res.Rejected > 0 {
 		s.log.Info("partner indicators pulled", slog.String("partner", p.Partner), slog.Int("objects", res.Objects),
-			slog.Int("rejected", res.Rejected), slog.Int("pages", res.Pages), slog.Int("tlp_restricted", sink.restricted))
+			slog.Int("rejected", res.Rejected), slog.Int("pages", res.Pages))
 	}
 	return nil
-}
-
-// tlpSink keeps a partner's TLP-restricted indicators (AMBER, AMBER+STRICT,
-// RED, in object_marking_refs or a granular marking) out of the intel
-// store: what is active there goes on the protective feed, which anyone
-// may read, so only what the partner lets every reader see may be merged
-// (the rule the TAXII server applies, taxii.PosterOnly).
-type tlpSink struct {
-	next       taxii.IndicatorSink
-	restricted int
-}
-
-func (t *tlpSink) MergePartnerIndicators(ctx context.Context, partner string, trust int, objs []stix.Indicator) error {
-	keep := make([]stix.Indicator, 0, len(objs))
-	for _, o := range objs {
-		raw, err := json.Marshal(struct {
-			Refs     []string        `json:"object_marking_refs,omitempty"`
-			Granular json.RawMessage `json:"granular_markings,omitempty"`
-		}{o.ObjectMarkingRefs, o.GranularMarkings})
-		if err != nil || taxii.PosterOnly(stix.ObjectTLP(raw)) {
-			t.restricted++
-			continue
-		}
-		keep = append(keep, o)
-	}
-	if len(keep) == 0 {
-		return nil
-	}
-	return t.next.MergePartnerIndicators(ctx, partner, trust, keep)
 }

@@ -7,6 +7,8 @@ package intelstore
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -160,19 +162,44 @@ func indicatorRecords(obj stix.Indicator, partner string, trust int) ([]intel.Re
 	return out, nil
 }
 
-// MergePartnerIndicators implements taxii.IndicatorSink.
+// MergePartnerIndicators implements taxii.IndicatorSink. What it stores as
+// active goes on the protective feed, which anyone may read, so:
+//   - an indicator the partner marked TLP:AMBER, AMBER+STRICT or RED (in
+//     object_marking_refs or a granular marking) is left out, as the
+//     TAXII server leaves it out for other partners (taxii.PosterOnly);
+//   - one the partner revoked, or whose valid_until has passed, retires
+//     the indicator it gave us earlier (only one whose source is still
+//     this partner: not one our own curation or another partner owns);
+//   - otherwise valid_until caps the lifetime the indicator would get.
 func (s *PartnerSink) MergePartnerIndicators(ctx context.Context, partner string, trust int, objs []stix.Indicator) error {
 	now := s.now()
+	source := "partner:" + partner
+	ch := store.Change{Actor: "taxii:" + strings.ToLower(partner), Reason: "partner pull", At: now}
 	var ins []store.Indicator
 	for _, obj := range objs {
+		if restrictedTLP(obj) {
+			continue
+		}
 		recs, err := indicatorRecords(obj, partner, trust)
 		if err != nil {
 			continue // validated by the client already; a value we cannot normalise is skipped
+		}
+		until, hasUntil := validUntil(obj)
+		if obj.Revoked || hasUntil && !until.After(now) {
+			for _, rec := range recs {
+				if err := s.retire(ctx, rec, source, obj, ch); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		for _, rec := range recs {
 			in, err := NewIndicator(rec, now)
 			if err != nil {
 				return err
+			}
+			if hasUntil && (in.Expires.IsZero() || until.Before(in.Expires)) {
+				in.Expires = until
 			}
 			ins = append(ins, in)
 		}
@@ -180,6 +207,46 @@ func (s *PartnerSink) MergePartnerIndicators(ctx context.Context, partner string
 	if len(ins) == 0 {
 		return nil
 	}
-	_, err := s.st.PutIndicators(ctx, ins, store.Change{Actor: "taxii:" + strings.ToLower(partner), Reason: "partner pull", At: now})
+	_, err := s.st.PutIndicators(ctx, ins, ch)
 	return err
+}
+
+// retire withdraws the indicator a partner's revoked object gave us, if
+// this partner is still its source and it is on (or waiting for) the feed.
+func (s *PartnerSink) retire(ctx context.Context, rec intel.Record, source string, obj stix.Indicator, ch store.Change) error {
+	in, err := s.st.Indicator(ctx, "", string(rec.Type), rec.Value)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if in.Source != source || in.Status != intel.StatusActive && in.Status != intel.StatusPending {
+		return nil
+	}
+	why := "revoked by " + source + " (" + obj.ID + ")"
+	if !obj.Revoked {
+		why = "no longer valid according to " + source + " (" + obj.ID + ", valid_until " + obj.ValidUntil + ")"
+	}
+	ch.Reason = why
+	_, err = s.st.SetIndicatorStatus(ctx, in.ID, intel.StatusRetired, ch)
+	return err
+}
+
+// restrictedTLP reports whether the partner marked an indicator for less
+// than every reader (TLP:AMBER, AMBER+STRICT, RED).
+func restrictedTLP(obj stix.Indicator) bool {
+	raw, err := json.Marshal(struct {
+		Refs     []string        `json:"object_marking_refs,omitempty"`
+		Granular json.RawMessage `json:"granular_markings,omitempty"`
+	}{obj.ObjectMarkingRefs, obj.GranularMarkings})
+	return err != nil || taxii.PosterOnly(stix.ObjectTLP(raw))
+}
+
+// validUntil returns an indicator's valid_until, if it has a readable one.
+func validUntil(obj stix.Indicator) (time.Time, bool) {
+	if obj.ValidUntil == "" {
+		return time.Time{}, false
+	}
+	t, err := stix.ParseTimestamp(obj.ValidUntil)
+	return t, err == nil
 }
