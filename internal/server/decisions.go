@@ -412,7 +412,7 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) error {
 		sig.Device.Virtual = s.traits.isVirtual(deviceID)
 	}
 	d.tracker.Fill(&sig, rpID+"\x00"+acct, devKey, now)
-	sig.Intel = s.intelSignals(tx.host, tx.Payee)
+	sig.Intel = s.intelSignals(tx.host, tx.MerchantURL, tx.Payee)
 
 	res := d.policy.Evaluate(&sig)
 	for _, e := range res.Errors {

@@ -19,6 +19,7 @@ func TestIntelSignalsCanonicalForms(t *testing.T) {
 		{"type": "domain", "value": "支付宝-login.example"}, // stored as its Punycode form
 		{"type": "domain", "value": "3279880203"},        // stored as 195.127.0.11
 		{"type": "domain", "value": "pay-evil.example"},
+		{"type": "url", "value": "https://bigshop.example/checkout/fake-refund"},
 		{"type": "payee", "value": "acct-9"},
 	}})); status != http.StatusCreated {
 		t.Fatalf("add: %d %v", status, m)
@@ -39,6 +40,10 @@ func TestIntelSignalsCanonicalForms(t *testing.T) {
 		{"IPv4 in hex", "http://0xC37F000B/pay", "", true, false},
 		{"IPv4 dotted", "http://195.127.0.11/pay", "", true, false},
 		{"another host", "https://shop.example/pay", "", false, false},
+		// A listed URL covers what is below it, as agents match URLs.
+		{"listed URL", "https://bigshop.example/checkout/fake-refund", "", true, false},
+		{"listed URL, another spelling", "https://BIGSHOP.example/checkout/./fake-refund?x=1", "", true, false},
+		{"listed URL's site, another page", "https://bigshop.example/checkout/pay", "", false, false},
 		{"parent of a listed domain", "https://example/pay", "", false, false},
 		{"listed payee with spaces", "https://shop.example/pay", " acct-9 ", false, true},
 		{"another payee", "https://shop.example/pay", "acct-99", false, false},
