@@ -120,7 +120,7 @@ func (db *DB) PurgeNonces(ctx context.Context, before time.Time) (int64, error) 
 
 // SigningKeys implements store.Store.
 func (db *DB) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := db.pool.Query(ctx, `SELECT kid, algorithm, private, created_at, retired_at FROM signing_keys ORDER BY created_at, kid`)
+	rows, err := db.pool.Query(ctx, `SELECT kid, algorithm, private, created_at, retired_at FROM signing_keys ORDER BY created_at, kid COLLATE "C"`)
 	if err != nil {
 		return nil, err
 	}
@@ -145,11 +145,17 @@ func (db *DB) AddSigningKey(ctx context.Context, k store.SigningKey) error {
 
 // RetireSigningKey implements store.Store.
 func (db *DB) RetireSigningKey(ctx context.Context, kid string, at time.Time) error {
+	if !storable(kid) {
+		return store.ErrNotFound
+	}
 	return db.execOne(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at = 0`, ms(at), kid)
 }
 
 // DeleteSigningKey implements store.Store.
 func (db *DB) DeleteSigningKey(ctx context.Context, kid string) error {
+	if !storable(kid) {
+		return store.ErrNotFound
+	}
 	return db.execOne(ctx, `DELETE FROM signing_keys WHERE kid = $1`, kid)
 }
 

@@ -335,6 +335,9 @@ func (db *DB) Indicators(ctx context.Context, f store.IndicatorFilter) ([]store.
 
 // IndicatorEvents implements store.IntelStore.
 func (db *DB) IndicatorEvents(ctx context.Context, id string) ([]store.IndicatorEvent, error) {
+	if !storable(id) {
+		return nil, nil
+	}
 	rows, err := db.pool.Query(ctx, `SELECT indicator_id, at, actor, action, from_status, to_status, reason FROM indicator_events WHERE indicator_id = $1 ORDER BY at, seq`, id)
 	if err != nil {
 		return nil, err
@@ -435,6 +438,7 @@ func feedEntries(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]store
 // FullHashes implements store.IntelStore.
 func (db *DB) FullHashes(ctx context.Context, prefixes []string) (map[string][]string, error) {
 	out := map[string][]string{}
+	prefixes = storableOnly(prefixes)
 	if len(prefixes) == 0 {
 		return out, nil
 	}

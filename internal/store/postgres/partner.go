@@ -94,9 +94,10 @@ func scanPartner(row pgx.Row) (store.Partner, error) {
 	return p, nil
 }
 
-// Partners implements store.Store.
+// Partners implements store.Store. Names sort by their bytes, as in
+// SQLite, whatever the database's collation.
 func (db *DB) Partners(ctx context.Context) ([]store.Partner, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+partnerColumns+` FROM partners ORDER BY name`)
+	rows, err := db.pool.Query(ctx, `SELECT `+partnerColumns+` FROM partners ORDER BY name COLLATE "C"`)
 	if err != nil {
 		return nil, err
 	}
@@ -266,6 +267,17 @@ func nonNilBytes(b []byte) []byte {
 // left out inside the query, so pages stay full and first and last are
 // chosen among the versions the reader may see.
 func (db *DB) TAXIIObjects(ctx context.Context, q store.TAXIIQuery) ([]store.TAXIIObject, bool, error) {
+	// Filter values no object can have (see storable) match nothing.
+	for _, f := range []*[]string{&q.IDs, &q.Types, &q.SpecVersions} {
+		if len(*f) > 0 {
+			if *f = storableOnly(*f); len(*f) == 0 {
+				return nil, false, nil
+			}
+		}
+	}
+	if !storable(q.Collection, q.Reader) {
+		return nil, false, nil
+	}
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
@@ -372,6 +384,9 @@ func (db *DB) PurgeTAXIIStatus(ctx context.Context, before time.Time) (int64, er
 
 // PullState implements store.Store.
 func (db *DB) PullState(ctx context.Context, partner, collection string) (time.Time, error) {
+	if !storable(partner, collection) {
+		return time.Time{}, nil
+	}
 	var v int64
 	err := db.pool.QueryRow(ctx, `SELECT added_after FROM taxii_pull_state WHERE partner = $1 AND collection = $2`, partner, collection).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {

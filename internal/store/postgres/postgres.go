@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -150,12 +152,39 @@ func isForeignKey(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23503"
 }
 
-// notFound turns pgx.ErrNoRows into store.ErrNotFound.
+// notFound turns pgx.ErrNoRows into store.ErrNotFound, and so a key that
+// no TEXT column can hold (see storable): PostgreSQL refuses it with
+// SQLSTATE 22021 rather than find nothing, as SQLite does.
 func notFound(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
+	var pe *pgconn.PgError
+	if errors.Is(err, pgx.ErrNoRows) || errors.As(err, &pe) && pe.Code == "22021" {
 		return store.ErrNotFound
 	}
 	return err
+}
+
+// storable reports whether every s can be stored in a TEXT column:
+// PostgreSQL refuses NUL bytes and bytes that are not UTF-8. Nothing
+// stored can equal such a key, so lookups by one find nothing without
+// asking (a client may send any bytes in a URL or a header).
+func storable(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// storableOnly returns the values of vs that can be stored (see storable).
+func storableOnly(vs []string) []string {
+	out := vs[:0:0]
+	for _, v := range vs {
+		if storable(v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // execOne runs q and returns store.ErrNotFound when it touched no row.

@@ -64,9 +64,10 @@ func (db *DB) RelyingParty(ctx context.Context, idOrName string) (store.RelyingP
 	return rp, nil
 }
 
-// RelyingParties implements store.Store.
+// RelyingParties implements store.Store. Names sort by their bytes, as
+// in SQLite, whatever the database's collation.
 func (db *DB) RelyingParties(ctx context.Context) ([]store.RelyingParty, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, name, created_at FROM relying_parties ORDER BY name`)
+	rows, err := db.pool.Query(ctx, `SELECT id, name, created_at FROM relying_parties ORDER BY name COLLATE "C"`)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +133,7 @@ func (db *DB) APIKey(ctx context.Context, id string) (store.APIKey, error) {
 
 // APIKeys implements store.Store.
 func (db *DB) APIKeys(ctx context.Context, rpID string) ([]store.APIKey, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE $1 = '' OR rp_id = $1 ORDER BY created_at, id`, rpID)
+	rows, err := db.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE $1 = '' OR rp_id = $1 ORDER BY created_at, id COLLATE "C"`, rpID)
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +144,9 @@ func (db *DB) APIKeys(ctx context.Context, rpID string) ([]store.APIKey, error) 
 // UPDATE decides: the second of two revocations waits for the first,
 // then finds the key revoked and gets ErrNotFound.
 func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
+	if !storable(id) {
+		return store.ErrNotFound
+	}
 	return db.execOne(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0`, ms(at), id)
 }
 
@@ -296,6 +300,9 @@ func (db *DB) Decision(ctx context.Context, rpID, id string) (store.Decision, er
 
 // RecordFeedback implements store.Store.
 func (db *DB) RecordFeedback(ctx context.Context, rpID, id, outcome string, at time.Time) error {
+	if !storable(rpID, id) {
+		return store.ErrNotFound
+	}
 	return db.execOne(ctx, `UPDATE decisions SET feedback = $1, feedback_at = $2 WHERE id = $3 AND rp_id = $4`, outcome, ms(at), id, rpID)
 }
 
@@ -321,10 +328,17 @@ func (db *DB) DecisionsSince(ctx context.Context, t time.Time, fn func(store.Dec
 
 // DeviceAccounts implements store.Store.
 func (db *DB) DeviceAccounts(ctx context.Context, rpID, deviceID, account string) (bool, int, error) {
+	if !storable(rpID, deviceID) {
+		return false, 0, nil
+	}
+	var a any = account
+	if !storable(account) {
+		a = nil // = NULL: not seen with it, and the others still count
+	}
 	var n int
 	var seen bool
 	err := db.pool.QueryRow(ctx, `SELECT count(*), coalesce(bool_or(account = $1), false) FROM account_devices WHERE rp_id = $2 AND device_id = $3`,
-		account, rpID, deviceID).Scan(&n, &seen)
+		a, rpID, deviceID).Scan(&n, &seen)
 	if err != nil {
 		return false, 0, err
 	}
@@ -334,6 +348,9 @@ func (db *DB) DeviceAccounts(ctx context.Context, rpID, deviceID, account string
 // DeviceAccountList implements store.Store. A negative limit, which
 // SQLite takes as none, is none here too.
 func (db *DB) DeviceAccountList(ctx context.Context, rpID, deviceID string, limit int) ([]string, error) {
+	if !storable(rpID, deviceID) {
+		return nil, nil
+	}
 	var lim *int
 	if limit >= 0 {
 		lim = &limit

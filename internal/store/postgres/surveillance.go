@@ -125,6 +125,10 @@ func (db *DB) LatestSurveillanceDay(ctx context.Context) (int64, error) {
 
 // SightingSeries implements store.SurveillanceStore.
 func (db *DB) SightingSeries(ctx context.Context, key string, from, to int64) ([]store.DailySighting, error) {
+	var k any = key
+	if !storable(key) {
+		k = nil // = NULL matches no count: every stored day, with 0 devices
+	}
 	rows, err := db.pool.Query(ctx, `
 SELECT d.day, coalesce(c.devices, 0), coalesce(c.new_devices, 0), coalesce(r.devices, 0), coalesce(c.saturated, false)
 FROM surveillance_days d
@@ -137,7 +141,7 @@ LEFT JOIN (
 	FROM surveillance_reporting WHERE region = '' AND day BETWEEN $2 AND $3 GROUP BY day
 ) r ON r.day = d.day
 WHERE d.day BETWEEN $2 AND $3
-ORDER BY d.day`, key, from, to)
+ORDER BY d.day`, k, from, to)
 	if err != nil {
 		return nil, err
 	}

@@ -48,12 +48,21 @@ type DB struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 
+	// closeMu guards closed: RecordReport queues under its read lock, so
+	// once Close has set closed nothing more is queued and the writer's
+	// final drain answers every request that was.
+	closeMu   sync.RWMutex
+	closed    bool
+	closeOnce sync.Once
+	closeErr  error
+
 	secretMu sync.Mutex
 }
 
 var _ store.Store = (*DB)(nil)
 
 type reportReq struct {
+	ctx context.Context // a request whose context has ended is not written
 	r   store.Report
 	err chan error
 }
@@ -161,14 +170,21 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the group-commit writer and closes the database.
+// Close stops the group-commit writer, once every report queued is
+// answered, and closes the database. Closing again does nothing.
 func (db *DB) Close() error {
-	close(db.done)
-	db.wg.Wait()
-	if v, ok := decisionStmts.LoadAndDelete(weak.Make(db)); ok {
-		v.(*rpStmts).close()
-	}
-	return errors.Join(db.insertNonce.Close(), db.insertReport.Close(), db.write.Close(), db.read.Close())
+	db.closeOnce.Do(func() {
+		db.closeMu.Lock()
+		db.closed = true
+		db.closeMu.Unlock()
+		close(db.done)
+		db.wg.Wait()
+		if v, ok := decisionStmts.LoadAndDelete(weak.Make(db)); ok {
+			v.(*rpStmts).close()
+		}
+		db.closeErr = errors.Join(db.insertNonce.Close(), db.insertReport.Close(), db.write.Close(), db.read.Close())
+	})
+	return db.closeErr
 }
 
 // Ping checks that the database answers.
@@ -227,22 +243,30 @@ func (db *DB) deviceFrom(ctx context.Context, q *sql.DB, id string) (store.Devic
 
 // RecordReport implements store.Store. Calls are queued to a single writer
 // that commits up to maxBatch of them in one transaction.
+//
+// The answer is exact: nil when the report is stored, an error when
+// nothing of it is. A call whose context ends while it is queued is left
+// out of its batch; once the batch holding it is being written, the call
+// waits for that commit (a few milliseconds) rather than answer before
+// knowing.
 func (db *DB) RecordReport(ctx context.Context, r store.Report) error {
-	req := reportReq{r: r, err: make(chan error, 1)}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := reportReq{ctx: ctx, r: r, err: make(chan error, 1)}
+	db.closeMu.RLock()
+	if db.closed {
+		db.closeMu.RUnlock()
+		return errors.New("store is closed")
+	}
 	select {
 	case db.reports <- req:
-	case <-db.done:
-		return errors.New("store is closed")
 	case <-ctx.Done():
+		db.closeMu.RUnlock()
 		return ctx.Err()
 	}
-	select {
-	case err := <-req.err:
-		return err
-	case <-ctx.Done():
-		// The writer still finishes the request; the caller stops waiting.
-		return ctx.Err()
-	}
+	db.closeMu.RUnlock()
+	return <-req.err
 }
 
 func (db *DB) writer() {
@@ -314,6 +338,10 @@ func (db *DB) commitBatch(batch []reportReq, errs []error) error {
 	nonceStmt := tx.StmtContext(ctx, db.insertNonce)
 	reportStmt := tx.StmtContext(ctx, db.insertReport)
 	for i, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
 		r := req.r
 		res, err := nonceStmt.ExecContext(ctx, r.Nonce, r.DeviceID, ms(r.NonceExp))
 		if err != nil {

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, partnerTests...)       // partner.go
 	tests = append(tests, surveillanceTests...)  // surveillance.go
 	tests = append(tests, tpmTests...)           // tpm.go
+	tests = append(tests, edgeTests...)          // edge.go
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
