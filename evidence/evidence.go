@@ -468,6 +468,9 @@ func (p *problems) str(name, v string, required bool) {
 		p.addf("%s is missing", name)
 	case len(v) > maxString:
 		p.addf("%s is longer than %d bytes", name, maxString)
+	case strings.IndexByte(v, 0) >= 0:
+		// No text means a NUL, and PostgreSQL refuses to store one.
+		p.addf("%s contains a NUL character", name)
 	}
 }
 

@@ -160,6 +160,13 @@ func TestSignRefusesInvalidClaims(t *testing.T) {
 	if _, err := evidence.Sign(c, key); !errors.Is(err, evidence.ErrSchema) {
 		t.Errorf("Sign of invalid claims: err = %v, want ErrSchema", err)
 	}
+	// A NUL in any text claim is refused (no name or version has one, and
+	// PostgreSQL cannot store it).
+	c = claims()
+	c.SWVersion = "1.0\x00"
+	if _, err := evidence.Sign(c, key); !errors.Is(err, evidence.ErrSchema) || !strings.Contains(err.Error(), "NUL") {
+		t.Errorf("Sign with a NUL in swversion: err = %v, want ErrSchema naming the NUL", err)
+	}
 }
 
 // TestSignRefusesTooLarge: claims valid field by field can still add up to
