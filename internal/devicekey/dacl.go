@@ -79,6 +79,14 @@ func checkDACL(path string, d fileDACL) error {
 	if d.Null {
 		return fmt.Errorf("device key %s is readable by everyone (it has no access control list): %s", path, icaclsFix(path, d.Owner, nil))
 	}
+	// An owner may always change the DACL. A group as owner (Everyone,
+	// Users, ...) is every member, and so is OWNER RIGHTS then: trust
+	// neither, and have the file given to Administrators.
+	owner, fixOwner := d.Owner, ""
+	if _, group := sidNames[d.Owner]; group {
+		owner = ""
+		fixOwner = fmt.Sprintf(`, then icacls "%s" /setowner *%s`, path, sidAdministrators)
+	}
 	var others []string            // in DACL order
 	granted := map[string]uint32{} // what each of them may do
 	for _, e := range d.Entries {
@@ -89,7 +97,8 @@ func checkDACL(path string, d fileDACL) error {
 		case aceDenied, aceDeniedCallback, aceDeniedObject, aceDeniedCbObject:
 			continue
 		case aceAllowed, aceAllowedCallback:
-			if e.Mask&(readAccess|changeAccess) == 0 || trustedSID(e.SID, d.Owner) {
+			trusted := trustedSID(e.SID, owner) && !(owner == "" && e.SID == sidOwnerRights)
+			if e.Mask&(readAccess|changeAccess) == 0 || trusted {
 				continue
 			}
 			if _, seen := granted[e.SID]; !seen {
@@ -97,10 +106,13 @@ func checkDACL(path string, d fileDACL) error {
 			}
 			granted[e.SID] |= e.Mask
 		default:
-			return fmt.Errorf("device key %s has an access control entry of unexpected type %#x: %s", path, e.Type, icaclsFix(path, d.Owner, nil))
+			return fmt.Errorf("device key %s has an access control entry of unexpected type %#x: %s", path, e.Type, icaclsFix(path, owner, nil)+fixOwner)
 		}
 	}
 	if len(others) == 0 {
+		if fixOwner != "" {
+			return fmt.Errorf("device key %s is owned by %s, who may therefore change who can read it: %s", path, sidName(d.Owner), icaclsFix(path, owner, nil)+fixOwner)
+		}
 		return nil
 	}
 	var who []string
@@ -117,7 +129,10 @@ func checkDACL(path string, d fileDACL) error {
 	if !anyRead {
 		what = "can be changed by others"
 	}
-	return fmt.Errorf("device key %s %s (%s): %s", path, what, strings.Join(who, "; "), icaclsFix(path, d.Owner, others))
+	if fixOwner != "" {
+		who = append(who, "it is owned by "+sidName(d.Owner))
+	}
+	return fmt.Errorf("device key %s %s (%s): %s", path, what, strings.Join(who, "; "), icaclsFix(path, owner, others)+fixOwner)
 }
 
 // trustedSID reports whether sid may hold the key: the file's owner,

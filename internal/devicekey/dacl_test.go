@@ -73,6 +73,13 @@ func TestCheckDACL(t *testing.T) {
 			allow("S-1-1-0", fileGenericWrite), allow("S-1-5-32-545", fileGenericRX), allow("S-1-1-0", fileGenericRead))},
 			[]string{"readable by others (Everyone may read it; BUILTIN\\Users may read it)", "/remove *S-1-1-0 *S-1-5-32-545"}},
 		{"conditional entry", fileDACL{Owner: user, Entries: append(ours[:3:3], aclEntry{Type: aceAllowedCallback, Mask: fileGenericRead, SID: other})}, []string{other}},
+		// An owner may always change the DACL; a group as owner is all its
+		// members, and OWNER RIGHTS then stands for them too.
+		{"owned by Everyone", fileDACL{Owner: "S-1-1-0", Entries: ours[:2]}, []string{"owned by Everyone", "/setowner"}},
+		{"owned by Users, owner rights", fileDACL{Owner: "S-1-5-32-545", Entries: append(ours[:2:2], allow(sidOwnerRights, fileAllAccess))},
+			[]string{`owned by BUILTIN\Users`, "/setowner"}},
+		{"owned by Everyone, Everyone may read", fileDACL{Owner: "S-1-1-0", Entries: append(ours[:2:2], allow("S-1-1-0", fileAllAccess))},
+			[]string{"Everyone may read", "/remove *S-1-1-0", "/setowner"}},
 		{"object entry", fileDACL{Owner: user, Entries: append(ours[:3:3], aclEntry{Type: 0x5, Mask: fileGenericRead})}, []string{"unexpected type 0x5"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

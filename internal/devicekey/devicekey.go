@@ -37,12 +37,27 @@ func (fileKey) Hardware() bool { return false }
 // LoadOrCreateFile loads the Ed25519 key at path, or creates it when the
 // file does not exist: mode 0600, or on Windows a protected DACL for its
 // owner, SYSTEM and Administrators only. A key file readable by others is
-// refused.
+// refused. Agents that start together on one state directory all get the
+// key that ends up in the file.
 func LoadOrCreateFile(path string) (Key, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return createFile(path)
+	k, err := loadFile(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return k, err
 	}
+	k, err = createFile(path)
+	if errors.Is(err, fs.ErrExist) {
+		// Another agent created it first, or path is a symbolic link to a
+		// missing file: use what is there, never a second key.
+		k, err = loadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("device key %s exists but cannot be opened (a symbolic link to a missing file?): %w", path, err)
+		}
+	}
+	return k, err
+}
+
+func loadFile(path string) (Key, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +79,8 @@ func LoadOrCreateFile(path string) (Key, error) {
 	return fileKey{priv}, nil
 }
 
+// createFile writes a new key to path unless a file is already there, when
+// it returns an error wrapping fs.ErrExist.
 func createFile(path string) (Key, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -76,27 +93,50 @@ func createFile(path string) (Key, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	// Write to a temporary file and rename so a crash never leaves half a key.
-	tmp := path + ".tmp"
-	f, err := createPrivate(tmp)
+	// Write a temporary file, then link it in place so a crash never
+	// leaves half a key and a key another agent put there first stays.
+	tmp, err := writePrivateTemp(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 	if err != nil {
 		return nil, err
 	}
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, err
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		// A file system without hard links: replace, as rename does.
+		if err := os.Rename(tmp, path); err != nil {
+			return nil, err
+		}
 	}
 	return fileKey{priv}, nil
+}
+
+// writePrivateTemp writes data to a new file next to path that only its
+// owner can read (createPrivate), synced, and returns its name. The name is
+// random: a file left by a crash keeps its old permissions if reopened.
+func writePrivateTemp(path string, data []byte) (string, error) {
+	var suffix [8]byte
+	if _, err := rand.Read(suffix[:]); err != nil {
+		return "", err
+	}
+	tmp := fmt.Sprintf("%s.%x.tmp", path, suffix)
+	f, err := createPrivate(tmp)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if errClose := f.Close(); err == nil {
+		err = errClose
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
 }
 
 // JWK is the public JSON Web Key of a device key (OKP Ed25519 or EC P-256).
@@ -132,17 +172,16 @@ func PublicJWK(pub crypto.PublicKey) (JWK, error) {
 
 // PublicKey parses the JWK back into a public key, validating it.
 func (j JWK) PublicKey() (crypto.PublicKey, error) {
-	enc := base64.RawURLEncoding
 	switch {
 	case j.Kty == "OKP" && j.Crv == "Ed25519" && j.Y == "":
-		x, err := enc.DecodeString(j.X)
+		x, err := decodeCanonical(j.X)
 		if err != nil || len(x) != ed25519.PublicKeySize {
 			return nil, errors.New("jwk: bad Ed25519 x")
 		}
 		return ed25519.PublicKey(x), nil
 	case j.Kty == "EC" && j.Crv == "P-256":
-		x, errX := enc.DecodeString(j.X)
-		y, errY := enc.DecodeString(j.Y)
+		x, errX := decodeCanonical(j.X)
+		y, errY := decodeCanonical(j.Y)
 		if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
 			return nil, errors.New("jwk: bad P-256 coordinates")
 		}
@@ -155,6 +194,17 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 	default:
 		return nil, fmt.Errorf("jwk: unsupported key kty=%q crv=%q", j.Kty, j.Crv)
 	}
+}
+
+// decodeCanonical decodes unpadded base64url, refusing any other spelling
+// of the same bytes (set unused bits, line breaks), which would give the
+// same key another thumbprint.
+func decodeCanonical(s string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil && base64.RawURLEncoding.EncodeToString(b) != s {
+		err = errors.New("not canonical base64url")
+	}
+	return b, err
 }
 
 // Thumbprint returns the RFC 7638 SHA-256 thumbprint, base64url.

@@ -7,10 +7,10 @@ import (
 	"os"
 )
 
-// createPrivate creates (or truncates) a file only its owner can read or
-// write: mode 0600.
+// createPrivate creates a new file only its owner can read or write: mode
+// 0600. It fails if path exists, whose mode it could not trust.
 func createPrivate(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 }
 
 // checkPrivate refuses a key file whose permission bits give its group or

@@ -39,3 +39,31 @@ func TestFileKeyPersistsWithOwnerOnlyMode(t *testing.T) {
 		t.Error("a world-readable key file was accepted")
 	}
 }
+
+// TestCreateIgnoresLeftoverTempFile: a temporary file left by a crash (or
+// made by an older build) with a wider mode must not become the key file:
+// opening it with O_TRUNC keeps its mode, so the new key was world-readable
+// from birth.
+func TestCreateIgnoresLeftoverTempFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "device.key")
+	if err := os.WriteFile(path+".tmp", []byte("half a key"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path+".tmp", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateFile(path); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fi.Mode().Perm(), os.FileMode(0o600); got != want {
+		t.Errorf("key file mode = %v, want %v", got, want)
+	}
+	if _, err := LoadOrCreateFile(path); err != nil {
+		t.Errorf("reloading the new key: %v", err)
+	}
+}

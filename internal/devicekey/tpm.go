@@ -146,8 +146,18 @@ func (k *TPMKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.sig.Sign(nil, digest, opts)
+	if k.tpm == nil {
+		return nil, errClosed
+	}
+	sig, err := k.sig.Sign(nil, digest, opts)
+	if err != nil {
+		return nil, fmt.Errorf("tpm: signing: %w", err)
+	}
+	return sig, nil
 }
+
+// errClosed is what a TPMKey's methods return after Close.
+var errClosed = errors.New("tpm: the key is closed")
 
 // Hardware reports true: the private key cannot leave the TPM.
 func (k *TPMKey) Hardware() bool { return true }
@@ -159,6 +169,9 @@ func (k *TPMKey) Hardware() bool { return true }
 func (k *TPMKey) Attestation() (*TPMAttestation, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.tpm == nil {
+		return nil, errClosed
+	}
 	ek, err := k.ek()
 	if err != nil {
 		return nil, err
@@ -204,6 +217,9 @@ func (k *TPMKey) ek() (attest.EK, error) {
 func (k *TPMKey) ActivateCredential(c TPMChallenge) ([]byte, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.tpm == nil {
+		return nil, errClosed
+	}
 	secret, err := k.ak.ActivateCredential(k.tpm, attest.EncryptedCredential{Credential: c.Credential, Secret: c.Secret})
 	if err != nil {
 		return nil, fmt.Errorf("tpm: activating credential: %w", err)
@@ -258,11 +274,16 @@ func openTPM(simulator, simulatorEventLog string) (*attest.TPM, error) {
 	return t, nil
 }
 
-// writeFileAtomic writes data (mode 0600) via a temporary file and rename.
+// writeFileAtomic writes data to a new private file (createPrivate) and
+// renames it to path.
 func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	tmp, err := writePrivateTemp(path, data)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

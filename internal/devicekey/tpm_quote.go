@@ -1,7 +1,6 @@
 package devicekey
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/google/go-attestation/attest"
@@ -22,8 +21,8 @@ const quoteAttempts = 3
 func (k *TPMKey) Quote(extraData []byte) (*evidence.TPMQuote, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.ak == nil {
-		return nil, errors.New("tpm: the key is closed")
+	if k.tpm == nil {
+		return nil, errClosed
 	}
 	ak, err := attest.ParseAKPublic(k.ak.AttestationParameters().Public)
 	if err != nil {

@@ -91,3 +91,29 @@ func (c *commandChannel) Close() error {
 	binary.Write(c.conn, binary.BigEndian, uint32(20)) // TPM_SESSION_END
 	return c.conn.Close()
 }
+
+// LoadedHandles lists the transient objects and the sessions loaded in the
+// TPM, which a client must flush when it is done as there is no resource
+// manager. Call it while nothing else is connected.
+func (tpm *TPM) LoadedHandles(t testing.TB) []tpmutil.Handle {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", tpm.Addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw := &commandChannel{conn: conn}
+	defer rw.Close()
+	var out []tpmutil.Handle
+	for _, first := range []tpm2.HandleType{tpm2.HandleTypeTransient, tpm2.HandleTypeLoadedSession} {
+		vals, _, err := tpm2.GetCapability(rw, tpm2.CapabilityHandles, 64, uint32(first)<<24)
+		if err != nil {
+			t.Fatalf("listing handles: %v", err)
+		}
+		for _, v := range vals {
+			if h := v.(tpmutil.Handle); uint32(h)>>24 == uint32(first) {
+				out = append(out, h)
+			}
+		}
+	}
+	return out
+}
