@@ -248,19 +248,26 @@ func hexString(b []byte) string {
 	return string(out)
 }
 
-func TestFeedLargeDeltaIsSnapshot(t *testing.T) {
-	e := newFeedEnv(t)
-	e.put(intel.TypeTool, "anydesk")
+// putBulkDomains stores n active phishing domains at once: one feed
+// version, a delta too large to send as one.
+func (e *feedEnv) putBulkDomains(t *testing.T, n int) {
+	t.Helper()
 	now := time.Now()
 	var ins []store.Indicator
-	for i := range 1200 {
-		n, _ := intel.Normalize(intel.TypeDomain, "phish"+strconv.Itoa(i)+".example")
-		ins = append(ins, store.Indicator{ID: "bulk" + strconv.Itoa(i), Type: "domain", Value: n.Value, Source: "t", Status: intel.StatusActive,
-			FirstSeen: now, LastSeen: now, FeedKind: string(n.Entry.Kind), FeedValue: n.Entry.Value, FullHash: n.FullHash})
+	for i := range n {
+		norm, _ := intel.Normalize(intel.TypeDomain, "phish"+strconv.Itoa(i)+".example")
+		ins = append(ins, store.Indicator{ID: "bulk" + strconv.Itoa(i), Type: "domain", Value: norm.Value, Source: "t", Status: intel.StatusActive,
+			FirstSeen: now, LastSeen: now, FeedKind: string(norm.Entry.Kind), FeedValue: norm.Entry.Value, FullHash: norm.FullHash})
 	}
 	if _, err := e.st.PutIndicators(context.Background(), ins, store.Change{Actor: "t", At: now}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestFeedLargeDeltaIsSnapshot(t *testing.T) {
+	e := newFeedEnv(t)
+	e.put(intel.TypeTool, "anydesk")
+	e.putBulkDomains(t, 1200)
 	for _, since := range []string{"1", "1"} { // the second answer comes from the cache
 		resp, body := e.get("/v1/feed?since="+since, "")
 		var f intel.Feed
@@ -349,16 +356,7 @@ func (d *deltaCounter) FeedDelta(ctx context.Context, since int64, limit int) (s
 func TestFeedSnapshotForOldVersionCached(t *testing.T) {
 	e := newFeedEnv(t)
 	e.put(intel.TypeTool, "anydesk")
-	now := time.Now()
-	var ins []store.Indicator
-	for i := range 1200 {
-		n, _ := intel.Normalize(intel.TypeDomain, "phish"+strconv.Itoa(i)+".example")
-		ins = append(ins, store.Indicator{ID: "bulk" + strconv.Itoa(i), Type: "domain", Value: n.Value, Source: "t", Status: intel.StatusActive,
-			FirstSeen: now, LastSeen: now, FeedKind: string(n.Entry.Kind), FeedValue: n.Entry.Value, FullHash: n.FullHash})
-	}
-	if _, err := e.st.PutIndicators(context.Background(), ins, store.Change{Actor: "t", At: now}); err != nil {
-		t.Fatal(err)
-	}
+	e.putBulkDomains(t, 1200)
 	counter := &deltaCounter{Store: e.st, since: 1}
 	srv, err := server.New(context.Background(), server.Options{Store: counter})
 	if err != nil {

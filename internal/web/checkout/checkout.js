@@ -22,13 +22,18 @@
   // failed says in words that the shop could not be reached, instead of
   // leaving "Checking…" on the page for ever.
   function failed() {
+    say("hg hg-deny", "alert", hg.text("payFailed"));
+    pay.disabled = false;
+  }
+
+  // say replaces the result with one message.
+  function say(className, role, text) {
     result.innerHTML = "";
     var p = document.createElement("p");
-    p.className = "hg hg-deny";
-    p.setAttribute("role", "alert");
-    p.textContent = hg.text("payFailed");
+    p.className = className;
+    p.setAttribute("role", role);
+    p.textContent = text;
     result.appendChild(p);
-    pay.disabled = false;
   }
 
   // wrongCode tells why the step-up did not go through, in words tied to
@@ -53,12 +58,7 @@
 
   function done() {
     pay.disabled = true; // paid
-    result.innerHTML = "";
-    var p = document.createElement("p");
-    p.className = "hg hg-allow";
-    p.setAttribute("role", "status");
-    p.textContent = hg.text("done");
-    result.appendChild(p);
+    say("hg hg-allow", "status", hg.text("done"));
   }
 
   function show(decision) {
