@@ -56,6 +56,10 @@ func (antivirusCollector) Collect(ctx context.Context, env *Env, f *evidence.Fac
 	return withSystem(env, func(sys winSystem) error { return winAntivirus(ctx, env, sys, f) })
 }
 
+// regTcpipParameters holds DataBasePath, the folder Windows reads the
+// hosts file from (winHostsDir).
+const regTcpipParameters = `HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters`
+
 // Collect reads the hosts file Windows reads on the running system (in
 // Tcpip's DataBasePath, by default under %SystemRoot%), or
 // Windows\System32\drivers\etc\hosts under a device tree.

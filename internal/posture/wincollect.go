@@ -234,13 +234,9 @@ func winHosts(ctx context.Context, env *Env, hostsDir, hostname string, f *evide
 	return nil
 }
 
-// regTcpipParameters holds DataBasePath, the folder Windows reads the
-// hosts file from.
-const regTcpipParameters = `HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters`
-
 // winHostsDir returns the drive root and the slash-separated folder under
 // it that Windows reads the hosts file from: the DataBasePath value of
-// regTcpipParameters (as read from the registry, %SystemRoot% and %windir%
+// Tcpip's parameters in the registry (as read, %SystemRoot% and %windir%
 // not yet expanded), else the default under %SystemRoot%. Malware that
 // wants a hijack no one sees points DataBasePath at a hosts file of its
 // own; the collector reads the file Windows reads.
