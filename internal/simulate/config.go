@@ -31,7 +31,7 @@ type Config struct {
 	OutbreakGrowth float64
 	// ListingDelay is how many days after OutbreakDay the new hash reaches
 	// the agents' protective feed (an analyst listed it); from then on every
-	// infected device's agent matches it. Negative: never listed.
+	// infected device's agent matches it. -1: never listed.
 	ListingDelay int
 	Seed         uint64
 	// Start is the first simulated day (truncated to midnight UTC).
@@ -77,8 +77,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("outbreak growth must be 1 to %g, not %g", MaxGrowth, c.OutbreakGrowth))
 		}
 	}
-	if c.ListingDelay > MaxDays {
-		errs = append(errs, fmt.Errorf("listing delay must be at most %d days, not %d", MaxDays, c.ListingDelay))
+	if c.ListingDelay < -1 || c.ListingDelay > MaxDays {
+		errs = append(errs, fmt.Errorf("listing delay must be -1 (never) to %d days, not %d", MaxDays, c.ListingDelay))
 	}
 	if c.Workers < 1 || c.Workers > MaxWorkers {
 		errs = append(errs, fmt.Errorf("workers must be 1 to %d, not %d", MaxWorkers, c.Workers))

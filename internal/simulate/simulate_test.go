@@ -96,6 +96,8 @@ func TestValidate(t *testing.T) {
 		{"shrinking outbreak", func(c *Config) { c.OutbreakGrowth = 0.5 }, "outbreak growth"},
 		{"outbreak larger than the fleet", func(c *Config) { c.OutbreakDevices = 201 }, "outbreak devices"},
 		{"no start", func(c *Config) { c.Start = time.Time{} }, "start"},
+		{"never listed", func(c *Config) { c.ListingDelay = -1 }, ""},
+		{"a negative listing delay other than -1", func(c *Config) { c.ListingDelay = -5 }, "listing delay"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
