@@ -48,6 +48,10 @@ func (l Lifetimes) Validate() error {
 	if l.Max < l.Min {
 		errs = append(errs, errors.New("maximum certificate lifetime is below the minimum"))
 	}
+	if l.Max > token.DefaultMaxLifetime {
+		// Relying parties using token.Verify would reject such certificates.
+		errs = append(errs, fmt.Errorf("maximum certificate lifetime %v is above %v", l.Max, token.DefaultMaxLifetime))
+	}
 	for name, d := range map[string]time.Duration{"affirming": l.Affirming, "warning": l.Warning, "contraindicated": l.Contraindicated} {
 		if d < l.Min || d > l.Max {
 			errs = append(errs, fmt.Errorf("%s certificate lifetime %v is outside [%v, %v]", name, d, l.Min, l.Max))
@@ -92,21 +96,37 @@ type Keys interface {
 	DeleteSigningKey(ctx context.Context, kid string) error
 }
 
+// Key rotation timing. A new key is published Prepublish before it signs,
+// so that relying parties holding a JWKS fetched before the rotation (they
+// may cache it for JWKSMaxAge) and nodes that have not reloaded the keys yet
+// (they do so every minute) know it by then; the key it replaces signs
+// until that moment. A retired key is deleted RetireGrace after the longest
+// certificate it can have signed expired: relying parties may accept a
+// certificate up to token.MaxLeeway late, and server clocks drift.
+const (
+	JWKSMaxAge = 5 * time.Minute
+	// Prepublish covers JWKSMaxAge, one reload by every node and clock skew.
+	Prepublish  = JWKSMaxAge + 5*time.Minute
+	RetireGrace = token.MaxLeeway + 5*time.Minute
+)
+
 // Issuer mints and publishes certificates. It is safe for concurrent use.
 type Issuer struct {
 	opts Options
 	keys Keys
 
-	mu     sync.RWMutex
-	active *signingKey
-	jwks   []byte
-	pub    []publishedKey
+	mu      sync.RWMutex
+	signers []*signingKey // usable keys, oldest first
+	jwks    []byte
+	pub     []publishedKey
 }
 
 type signingKey struct {
 	kid    string
 	priv   ed25519.PrivateKey
-	header string // base64url of the protected header, computed once
+	header string    // base64url of the protected header, computed once
+	from   time.Time // signs from then (created + Prepublish) ...
+	until  time.Time // ... until then; zero: until a newer key takes over
 }
 
 type publishedKey struct {
@@ -139,7 +159,7 @@ func New(ctx context.Context, keys Keys, opts Options) (*Issuer, error) {
 	if err := iss.load(ctx); err != nil {
 		return nil, err
 	}
-	if iss.active == nil {
+	if iss.active(opts.Now()) == nil {
 		if err := iss.Rotate(ctx); err != nil {
 			return nil, err
 		}
@@ -147,17 +167,26 @@ func New(ctx context.Context, keys Keys, opts Options) (*Issuer, error) {
 	return iss, nil
 }
 
-// load reads the keys from the store, drops retired keys whose certificates
-// have all expired, and rebuilds the JWKS.
+// load reads the keys from the store, retires keys a newer one supersedes,
+// drops retired keys whose certificates have all expired, and rebuilds the
+// JWKS. Every node derives the same signing schedule from the same stored
+// keys, so nodes that rotate at once agree on the key that wins (the newest)
+// even before its predecessors are marked retired in the store.
 func (iss *Issuer) load(ctx context.Context) error {
 	stored, err := iss.keys.SigningKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("loading signing keys: %w", err)
 	}
 	now := iss.opts.Now()
-	var active *signingKey
+	newest := -1 // newest key not marked retired
+	for i, k := range stored {
+		if k.Retired.IsZero() {
+			newest = i
+		}
+	}
+	var signers []*signingKey
 	var pub []publishedKey
-	for _, k := range stored {
+	for i, k := range stored {
 		if k.Algorithm != "EdDSA" {
 			return fmt.Errorf("signing key %s: unsupported algorithm %q", k.KID, k.Algorithm)
 		}
@@ -169,16 +198,25 @@ func (iss *Issuer) load(ctx context.Context) error {
 		if !ok {
 			return fmt.Errorf("signing key %s is %T, not Ed25519", k.KID, parsed)
 		}
-		if !k.Retired.IsZero() && now.After(k.Retired.Add(iss.opts.Lifetimes.Max)) {
+		if k.Retired.IsZero() && i != newest {
+			// Superseded: it signs until the newest key takes over.
+			k.Retired = stored[newest].Created.Add(Prepublish)
+			if err := iss.keys.RetireSigningKey(ctx, k.KID, k.Retired); err != nil && !errors.Is(err, store.ErrNotFound) {
+				iss.opts.Logf("retiring signing key %s: %v", k.KID, err) // retried on the next load
+			}
+		}
+		if !k.Retired.IsZero() && now.After(k.Retired.Add(iss.opts.Lifetimes.Max+RetireGrace)) {
 			// Every certificate it signed has expired: it may go.
 			if err := iss.keys.DeleteSigningKey(ctx, k.KID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
+				iss.opts.Logf("deleting signing key %s: %v", k.KID, err) // retried on the next load
 			}
 			continue
 		}
 		pub = append(pub, publishedKey{kid: k.KID, pub: priv.Public().(ed25519.PublicKey), retired: k.Retired})
-		if k.Retired.IsZero() {
-			active = newSigningKey(k.KID, priv) // newest active key wins
+		if k.Retired.IsZero() || now.Before(k.Retired) {
+			s := newSigningKey(k.KID, priv)
+			s.from, s.until = k.Created.Add(Prepublish), k.Retired
+			signers = append(signers, s)
 		}
 	}
 	jwks, err := marshalJWKS(pub)
@@ -186,9 +224,30 @@ func (iss *Issuer) load(ctx context.Context) error {
 		return err
 	}
 	iss.mu.Lock()
-	iss.active, iss.pub, iss.jwks = active, pub, jwks
+	iss.signers, iss.pub, iss.jwks = signers, pub, jwks
 	iss.mu.Unlock()
 	return nil
+}
+
+// active returns the key that signs at now: the newest key published for
+// Prepublish and not retired, or, when no key has been published that long
+// (the first keys of a new store), the oldest key not retired: the one that
+// nodes which have not seen the newer keys yet sign with.
+func (iss *Issuer) active(now time.Time) *signingKey {
+	iss.mu.RLock()
+	defer iss.mu.RUnlock()
+	var fallback *signingKey
+	for i := len(iss.signers) - 1; i >= 0; i-- {
+		k := iss.signers[i]
+		if !k.until.IsZero() && !now.Before(k.until) {
+			continue
+		}
+		if !now.Before(k.from) {
+			return k
+		}
+		fallback = k
+	}
+	return fallback
 }
 
 func newSigningKey(kid string, priv ed25519.PrivateKey) *signingKey {
@@ -196,8 +255,10 @@ func newSigningKey(kid string, priv ed25519.PrivateKey) *signingKey {
 	return &signingKey{kid: kid, priv: priv, header: base64.RawURLEncoding.EncodeToString(h)}
 }
 
-// Rotate creates a new signing key and retires the current one. The retired
-// key stays in the JWKS until every certificate it signed has expired.
+// Rotate creates a new signing key and retires the current one. The new key
+// is published at once and signs after Prepublish; the current key signs
+// until then and stays in the JWKS until every certificate it signed has
+// expired.
 func (iss *Issuer) Rotate(ctx context.Context) error {
 	pub, priv, err := ed25519.GenerateKey(iss.opts.Rand)
 	if err != nil {
@@ -208,20 +269,11 @@ func (iss *Issuer) Rotate(ctx context.Context) error {
 		return err
 	}
 	kid := Thumbprint(pub)
-	now := iss.opts.Now()
-	iss.mu.RLock()
-	old := iss.active
-	iss.mu.RUnlock()
-	if err := iss.keys.AddSigningKey(ctx, store.SigningKey{KID: kid, Algorithm: "EdDSA", Private: der, Created: now}); err != nil {
+	if err := iss.keys.AddSigningKey(ctx, store.SigningKey{KID: kid, Algorithm: "EdDSA", Private: der, Created: iss.opts.Now()}); err != nil {
 		return fmt.Errorf("storing signing key: %w", err)
 	}
-	if old != nil {
-		if err := iss.keys.RetireSigningKey(ctx, old.kid, now); err != nil {
-			return fmt.Errorf("retiring signing key %s: %w", old.kid, err)
-		}
-	}
 	iss.opts.Logf("certificate signing key rotated: new kid %s", kid)
-	return iss.load(ctx)
+	return iss.load(ctx) // retires the keys the new one supersedes
 }
 
 // Refresh reloads keys from the store, e.g. after another node rotated, and
@@ -321,9 +373,7 @@ func (iss *Issuer) Prepare(r Request) (*token.Claims, error) {
 // Sign signs prepared claims with the active key: a compact JWS with
 // alg EdDSA, the key's kid and typ JWT.
 func (iss *Issuer) Sign(c *token.Claims) ([]byte, error) {
-	iss.mu.RLock()
-	k := iss.active
-	iss.mu.RUnlock()
+	k := iss.active(iss.opts.Now())
 	if k == nil {
 		return nil, errors.New("no active signing key")
 	}

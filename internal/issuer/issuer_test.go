@@ -212,12 +212,18 @@ func TestRotation(t *testing.T) {
 	if err := iss.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	retired := clk.t
+	// The new key signs, and the old one retires, once the new one has
+	// been published for issuer.Prepublish.
+	retired := clk.t.Add(issuer.Prepublish)
+	clk.t = retired
 	newTok, _, err := iss.Issue(request(token.TierAffirming))
 	if err != nil {
 		t.Fatal(err)
 	}
-	max := issuer.DefaultLifetimes().Max
+	if kidOf(t, newTok) == oldKID {
+		t.Fatal("the retired key still signs")
+	}
+	max := issuer.DefaultLifetimes().Max + issuer.RetireGrace
 
 	steps := []struct {
 		name     string
@@ -228,8 +234,8 @@ func TestRotation(t *testing.T) {
 	}{
 		{name: "after rotation", at: retired, wantKIDs: 2, wantOld: true},
 		{name: "reopened", at: retired.Add(time.Minute), reopen: true, wantKIDs: 2, wantOld: true},
-		{name: "just before retired+max", at: retired.Add(max - time.Second), wantKIDs: 2, wantOld: true},
-		{name: "after retired+max", at: retired.Add(max + time.Second), wantKIDs: 1},
+		{name: "just before retired+max+grace", at: retired.Add(max - time.Second), wantKIDs: 2, wantOld: true},
+		{name: "after retired+max+grace", at: retired.Add(max + time.Second), wantKIDs: 1},
 		{name: "reopened after", at: retired.Add(max + time.Minute), reopen: true, wantKIDs: 1},
 	}
 	for _, st := range steps {
@@ -264,7 +270,7 @@ func TestRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(tok), oldKID) || c == nil {
+	if kidOf(t, tok) == oldKID || c == nil {
 		t.Error("a certificate was signed with the retired key")
 	}
 }

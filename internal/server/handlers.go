@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/healthgate/healthgate/evidence"
@@ -30,7 +31,9 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/jwk-set+json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	// As long as relying parties may keep it: a new key is published
+	// issuer.Prepublish (longer) before it signs.
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(issuer.JWKSMaxAge/time.Second)))
 	_, err := w.Write(s.issuer.JWKS())
 	return err
 }
