@@ -98,6 +98,9 @@ func (s *Server) startTPMEnrollment(w http.ResponseWriter, r *http.Request, req 
 }
 
 func (s *Server) handleEnrollActivate(w http.ResponseWriter, r *http.Request) error {
+	if err := s.limitEnrolment(w, r); err != nil { // ratelimit.go
+		return err
+	}
 	var req activateRequest
 	if err := decodeJSON(w, r, maxJSONBody, &req); err != nil {
 		return err

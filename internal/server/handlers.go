@@ -61,6 +61,9 @@ func DeviceID(jkt string) string {
 }
 
 func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
+	if err := s.limitEnrolment(w, r); err != nil { // ratelimit.go
+		return err
+	}
 	var req enrollRequest
 	if err := decodeJSON(w, r, maxJSONBody, &req); err != nil {
 		return err

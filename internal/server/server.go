@@ -89,6 +89,9 @@ type Server struct {
 	traits *deviceTraits
 	// peers is the store as other nodes share it, or nil (peers.go).
 	peers store.Peers
+	// enrolLimit bounds unauthenticated enrolments per network
+	// (ratelimit.go).
+	enrolLimit *enrolLimiter
 	// intelLists are the domain and payee lists decisions check
 	// (intelsignals.go).
 	intelLists intelLists
@@ -142,6 +145,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.devices = newDeviceCache(opts.Store, 100_000)
 	s.traits = newDeviceTraits()
+	s.enrolLimit = newEnrolLimiter(opts.Now)
 	if s.sessions, err = newSessionMinter(ctx, opts.Store, opts.Now, opts.Rand); err != nil {
 		return nil, fmt.Errorf("loading checkout session key: %w", err)
 	}
