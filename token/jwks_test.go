@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthgate/healthgate/internal/issuer"
 	"github.com/healthgate/healthgate/token"
 )
 
@@ -103,6 +104,11 @@ func TestRemoteJWKSRotation(t *testing.T) {
 	clk := &clock{t: epoch}
 	iss := newIssuer(t, clk.Now, 1)
 	srv := newJWKSServer(t, iss.JWKS)
+	// Cached for an hour, so that the rotation below, whose new key signs
+	// only issuer.Prepublish after it is published, finds a fresh cache
+	// without the new kid: the case of a key used before relying parties
+	// could know it (an emergency rotation, another issuer).
+	srv.headers.Store(http.Header{"Cache-Control": {"max-age=3600"}})
 	remote := token.NewRemoteJWKS(srv.URL+"/.well-known/jwks.json", token.WithClock(clk.Now))
 	verify := func(tok []byte) error {
 		_, err := token.Verify(ctx, tok, remote, token.WithNow(clk.Now))
@@ -122,7 +128,14 @@ func TestRemoteJWKSRotation(t *testing.T) {
 	}{
 		{name: "first use fetches", do: func() error { return verify(oldTok) }, wantHits: 1},
 		{name: "cached", do: func() error { return verify(oldTok) }, wantHits: 1},
-		{name: "rotate", do: func() error { clk.Advance(token.DefaultMinRefresh); return iss.Rotate(ctx) }, wantHits: 1},
+		{name: "rotate", do: func() error {
+			clk.Advance(token.DefaultMinRefresh)
+			if err := iss.Rotate(ctx); err != nil {
+				return err
+			}
+			clk.Advance(issuer.Prepublish) // the new key signs from now
+			return nil
+		}, wantHits: 1},
 		{name: "new kid refreshes once", do: func() error {
 			newTok, _, err := iss.Issue(request)
 			if err != nil {
@@ -145,7 +158,7 @@ func TestRemoteJWKSRotation(t *testing.T) {
 		}, want: token.ErrUnknownKey, wantHits: 3},
 		{name: "known kids unaffected", do: func() error { return verify(oldTok) }, wantHits: 3},
 		{name: "expired cache refetched", do: func() error {
-			clk.Advance(token.DefaultCacheAge)
+			clk.Advance(token.MaxCacheAge)
 			return verify(oldTok)
 		}, wantHits: 4},
 	}
