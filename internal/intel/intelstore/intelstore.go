@@ -170,7 +170,9 @@ func indicatorRecords(obj stix.Indicator, partner string, trust int) ([]intel.Re
 //   - one the partner revoked, or whose valid_until has passed, retires
 //     the indicator it gave us earlier (only one whose source is still
 //     this partner: not one our own curation or another partner owns);
-//   - otherwise valid_until caps the lifetime the indicator would get.
+//   - otherwise valid_until caps the lifetime the indicator would get, and
+//     a value our own curation already lists keeps its source, confidence
+//     and lifetime.
 func (s *PartnerSink) MergePartnerIndicators(ctx context.Context, partner string, trust int, objs []stix.Indicator) error {
 	now := s.now()
 	source := "partner:" + partner
@@ -194,6 +196,13 @@ func (s *PartnerSink) MergePartnerIndicators(ctx context.Context, partner string
 			continue
 		}
 		for _, rec := range recs {
+			// Our own curation of a value stays ours: a partner listing it
+			// too does not take over its source, confidence or lifetime.
+			if had, err := s.st.Indicator(ctx, "", string(rec.Type), rec.Value); err == nil && !strings.HasPrefix(had.Source, "partner:") {
+				continue
+			} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 			in, err := NewIndicator(rec, now)
 			if err != nil {
 				return err

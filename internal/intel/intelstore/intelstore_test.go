@@ -88,6 +88,15 @@ func TestPartnerSink(t *testing.T) {
 	if _, err := st.PutIndicators(ctx, []store.Indicator{ownIn}, store.Change{Actor: "test", At: now}); err != nil {
 		t.Fatal(err)
 	}
+	// A partner listing a value we curate ourselves changes nothing of ours.
+	if err := sink.MergePartnerIndicators(ctx, "org-a", 60, []stix.Indicator{
+		partnerIndicator("indicator--5e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", own, nil),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := get(own); in.Source != "admin" || in.Confidence != 90 {
+		t.Errorf("our indicator after a partner listed it too: from %s at %d, want admin at 90", in.Source, in.Confidence)
+	}
 	now = now.Add(time.Hour)
 	revoked := func(in *stix.Indicator) { in.Revoked, in.Modified = true, "2026-11-29T12:30:00.000Z" }
 	if err := sink.MergePartnerIndicators(ctx, "org-a", 60, []stix.Indicator{
