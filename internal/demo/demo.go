@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -116,7 +117,7 @@ func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 		if d.Fleet, err = simulate.Run(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("simulating the fleet: %w", err)
 		}
-		if err := os.Rename(filepath.Join(cfg.DataDir, "healthgate.db"), filepath.Join(dataDir, "healthgate.db")); err != nil {
+		if err := moveFile(filepath.Join(cfg.DataDir, "healthgate.db"), filepath.Join(dataDir, "healthgate.db")); err != nil {
 			return nil, err
 		}
 	}
@@ -213,7 +214,8 @@ func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 		d.NoAgentURL = "http://" + ln.Addr().String()
 		ln.Close()
 	}
-	m := &Merchant{HealthURL: d.HealthURL, APIKey: key, AgentURL: devices[0].AgentURL, Lang: opts.Lang, Account: "demo-shopper-1"}
+	m := &Merchant{HealthURL: d.HealthURL, APIKey: key, AgentURL: devices[0].AgentURL, Lang: opts.Lang, Account: "demo-shopper-1",
+		Logger: opts.Logger}
 	d.serve(merchantLn, m.Handler())
 	return d, nil
 }
@@ -255,6 +257,33 @@ func (d *Demo) Close() error {
 		os.RemoveAll(d.work)
 	}
 	return err
+}
+
+// moveFile renames src to dst, or copies it when they are on different
+// filesystems (a --data directory outside the temporary one).
+func moveFile(src, dst string) error {
+	if err := os.Rename(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return err
+	}
+	if err := out.Close(); err != nil {
+		os.Remove(dst)
+		return err
+	}
+	return os.Remove(src)
 }
 
 // createMerchant registers the demo shop as a relying party and returns its

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,9 +30,10 @@ type Merchant struct {
 	Lang      string // "zh-CN" or "en"
 	Account   string // the shopper's account at this merchant
 	Client    *http.Client
+	Logger    *slog.Logger // where the merchant logs what goes wrong
 
 	mu        sync.Mutex
-	decisions map[string]string // decision id → outcome, for the step-up
+	decisions map[string]*stepUp // by decision id, for the step-up
 }
 
 // Handler serves the checkout.
@@ -39,7 +41,7 @@ func (m *Merchant) Handler() http.Handler {
 	if m.Client == nil {
 		m.Client = &http.Client{Timeout: 10 * time.Second}
 	}
-	m.decisions = make(map[string]string)
+	m.decisions = make(map[string]*stepUp)
 	files := web.Checkout()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", m.page(files))
@@ -93,6 +95,23 @@ type payRequest struct {
 	Session     string `json:"session"`
 }
 
+// The demo shop's one order, as its page shows it.
+const (
+	orderAmount   = "128.00"
+	orderCurrency = "CNY"
+	orderPayee    = "demo-shop"
+)
+
+// maxCodeTries is how many wrong SMS codes a step-up takes before it is
+// spent: a six-digit code must not be guessable.
+const maxCodeTries = 5
+
+// stepUp is a decision the shopper may still confirm with the SMS code.
+type stepUp struct {
+	outcome string
+	tries   int // wrong codes so far
+}
+
 // pay asks the health service for a decision on the shopper's payment.
 func (m *Merchant) pay(w http.ResponseWriter, r *http.Request) {
 	var req payRequest
@@ -100,9 +119,17 @@ func (m *Merchant) pay(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
+	// The shop pays for its own order only: the page's copy of it must
+	// be the order, or the decision would be about another payment.
+	tx := req.Transaction
+	if tx.Amount != orderAmount || tx.Currency != orderCurrency || tx.Payee != orderPayee ||
+		tx.Account != m.Account || tx.MerchantURL != "http://"+r.Host+"/" {
+		http.Error(w, "this is not the order on the page", http.StatusBadRequest)
+		return
+	}
 	body := map[string]any{
-		"account": req.Transaction.Account, "amount": req.Transaction.Amount, "currency": req.Transaction.Currency,
-		"payee": req.Transaction.Payee, "merchant_url": req.Transaction.MerchantURL,
+		"account": tx.Account, "amount": tx.Amount, "currency": tx.Currency,
+		"payee": tx.Payee, "merchant_url": tx.MerchantURL,
 		"channel": "web", "event": "payment", "ip": "127.0.0.1",
 	}
 	if req.Certificate != "" {
@@ -125,7 +152,8 @@ func (m *Merchant) pay(w http.ResponseWriter, r *http.Request) {
 	resp, err := m.Client.Do(hreq)
 	if err != nil {
 		// The platform cannot reach the health service: ask for more proof.
-		writeJSON(w, map[string]any{"decision_id": newID(), "outcome": "step_up", "reasons": []string{"health_service_unreachable"}})
+		m.logger().Warn("decision request failed", "err", err)
+		m.stepUp(w, "health_service_unreachable")
 		return
 	}
 	defer resp.Body.Close()
@@ -134,14 +162,42 @@ func (m *Merchant) pay(w http.ResponseWriter, r *http.Request) {
 		ID      string `json:"decision_id"`
 		Outcome string `json:"outcome"`
 	}
-	if json.Unmarshal(raw, &d) == nil && d.ID != "" {
-		m.mu.Lock()
-		m.decisions[d.ID] = d.Outcome
-		m.mu.Unlock()
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &d) != nil || d.ID == "" || d.Outcome == "" {
+		// The error is written for the merchant, not the shopper: log it
+		// and ask the shopper for more proof instead.
+		m.logger().Warn("decision request refused", "status", resp.StatusCode, "body", clip(raw))
+		m.stepUp(w, "decision_unavailable")
+		return
 	}
+	m.mu.Lock()
+	m.decisions[d.ID] = &stepUp{outcome: d.Outcome}
+	m.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(resp.StatusCode)
 	w.Write(raw)
+}
+
+// stepUp answers the page with the merchant's own step-up decision.
+func (m *Merchant) stepUp(w http.ResponseWriter, reason string) {
+	id := newID()
+	m.mu.Lock()
+	m.decisions[id] = &stepUp{outcome: "step_up"}
+	m.mu.Unlock()
+	writeJSON(w, map[string]any{"decision_id": id, "outcome": "step_up", "reasons": []string{reason}})
+}
+
+func (m *Merchant) logger() *slog.Logger {
+	if m.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return m.Logger
+}
+
+// clip shortens an answer for the log.
+func clip(b []byte) string {
+	if len(b) > 512 {
+		return string(b[:512]) + "…"
+	}
+	return string(b)
 }
 
 // session asks the health service for a one-time checkout session, for
@@ -175,9 +231,19 @@ func (m *Merchant) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.mu.Lock()
-	outcome, ok := m.decisions[req.DecisionID]
+	s, ok := m.decisions[req.DecisionID]
+	ok = ok && s.outcome != "deny"
+	if ok && req.Code != SMSCode {
+		ok = false
+		if s.tries++; s.tries >= maxCodeTries {
+			delete(m.decisions, req.DecisionID) // spent: pay again for a new code
+		}
+	}
+	if ok {
+		delete(m.decisions, req.DecisionID) // one time only
+	}
 	m.mu.Unlock()
-	writeJSON(w, map[string]bool{"ok": ok && outcome != "deny" && req.Code == SMSCode})
+	writeJSON(w, map[string]bool{"ok": ok})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
