@@ -175,6 +175,9 @@ type warningJSON struct{ message, remediation []byte }
 // allowMessageJSON is allowMessage, encoded.
 var allowMessageJSON = must(json.Marshal(allowMessage))
 
+// checkMessageJSON is checkMessage, encoded.
+var checkMessageJSON = must(json.Marshal(checkMessage))
+
 // must returns an encoding that cannot fail (maps and structs of strings).
 func must(b []byte, err error) []byte {
 	if err != nil {

@@ -195,16 +195,30 @@ func badInput(problems []string) error {
 	return errorf(http.StatusBadRequest, "bad_request", "%s", strings.Join(problems, "; "))
 }
 
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
+// printable reports whether s is valid UTF-8 of at most max characters
+// a person can see: no control characters, line or paragraph separators,
+// nor invisible format characters (bidi overrides and isolates, zero-width
+// space, byte order mark), which make two ids look alike or one look like
+// another. The zero-width (non-)joiners stay: Persian and Indic text need
+// them.
+func printable(s string, max int) bool {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
 		return false
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) ||
+			unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d' {
 			return false
 		}
 	}
 	return true
+}
+
+// overMaxAmount reports whether a decimal amountPattern matches is over
+// maxAmount, compared as text: as a float, 10¹² and a millionth is 10¹².
+func overMaxAmount(raw string) bool {
+	whole, frac, _ := strings.Cut(raw, ".")
+	return len(whole) == 13 && (whole != "1000000000000" || strings.Trim(frac, "0") != "")
 }
 
 // validate checks every field and reports every problem at once.
@@ -215,9 +229,9 @@ func validate(req DecisionRequest) (validTx, error) {
 		p = append(p, fmt.Sprintf("event must be one of %s", strings.Join(events, ", ")))
 	}
 	switch {
-	case req.Account == "":
+	case strings.TrimSpace(req.Account) == "":
 		p = append(p, "account is missing")
-	case len(req.Account) > maxAccountLen || !printable(req.Account):
+	case !printable(req.Account, maxAccountLen):
 		p = append(p, fmt.Sprintf("account must be at most %d printable characters", maxAccountLen))
 	}
 	if len(req.Amount) > 0 && string(req.Amount) != "null" {
@@ -229,7 +243,7 @@ func validate(req DecisionRequest) (validTx, error) {
 		}
 		if !amountPattern.MatchString(raw) {
 			p = append(p, "amount must be a plain non-negative decimal such as 12.50 (no sign, exponent, NaN or Inf)")
-		} else if f, err := strconv.ParseFloat(raw, 64); err != nil || f > maxAmount {
+		} else if f, err := strconv.ParseFloat(raw, 64); err != nil || f > maxAmount || overMaxAmount(raw) {
 			p = append(p, fmt.Sprintf("amount must be at most %.0f", maxAmount))
 		} else {
 			v.amount, v.amountVal = raw, f
@@ -245,12 +259,18 @@ func validate(req DecisionRequest) (validTx, error) {
 			p = append(p, "currency must be an ISO 4217 code such as CNY or USD")
 		}
 	}
-	if len(req.Payee) > maxPayeeLen || !printable(req.Payee) {
+	if !printable(req.Payee, maxPayeeLen) {
 		p = append(p, fmt.Sprintf("payee must be at most %d printable characters", maxPayeeLen))
 	}
 	if req.MerchantURL != "" {
 		u, err := url.Parse(req.MerchantURL)
-		if len(req.MerchantURL) > maxURLLen || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if err == nil {
+			// A host name and a port a browser could have in an origin,
+			// as proofs name it.
+			_, err = evidence.URLOrigin(req.MerchantURL)
+		}
+		if len(req.MerchantURL) > maxURLLen || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+			strings.Contains(u.Hostname(), "%") {
 			p = append(p, "merchant_url must be an absolute http(s) URL of at most 2048 bytes")
 		} else {
 			v.host = strings.ToLower(u.Hostname())
@@ -658,6 +678,13 @@ var allowMessage = map[string]string{
 	"en":    "No problems were found. You can go ahead.",
 }
 
+// checkMessage is the message of an answer other than allow when none of
+// its reasons has one.
+var checkMessage = map[string]string{
+	"zh-CN": "这笔交易需要进一步确认才能继续。",
+	"en":    "This transaction needs a further check before it can go ahead.",
+}
+
 // response builds the answer: the message of the most severe fired rule
 // and, after the warnings' steps, how to fix each finding on the device.
 func (d *decisions) response(rec store.Decision, sig *risk.Signals, warnings []string, policyID string) DecisionResponse {
@@ -681,6 +708,11 @@ func (d *decisions) response(rec store.Decision, sig *risk.Signals, warnings []s
 			raw: enc.remediation})
 	}
 	if rec.Outcome != risk.Allow {
+		if !told {
+			// No reason has a text (a decision fetched after the policy
+			// that made it was replaced): never "go ahead".
+			out.Message, out.messageRaw = checkMessage, checkMessageJSON
+		}
 		for _, f := range sig.Device.Findings {
 			if r, ok := d.findings[f]; ok {
 				r.raw = d.findingJSON[f]
