@@ -79,6 +79,9 @@ func (a *Agent) enroll(ctx context.Context, body map[string]any, resp *enrollAns
 		return err
 	}
 	body["tpm"] = att
+	if a.quotes() {
+		body["quotes"] = true // the server keeps the AK and requires quotes; bound into the challenge
+	}
 	if _, err := a.post(ctx, "/v1/enroll", "application/json", body, resp); err != nil {
 		return err
 	}
@@ -90,9 +93,6 @@ func (a *Agent) enroll(ctx context.Context, body map[string]any, resp *enrollAns
 		return err
 	}
 	body["activation"] = devicekey.TPMActivation{Secret: secret, ExpiresAt: resp.Activation.ExpiresAt}
-	if a.quotes() {
-		body["quotes"] = true // the server keeps the AK and requires quotes
-	}
 	*resp = enrollAnswer{}
 	_, err = a.post(ctx, "/v1/enroll/activate", "application/json", body, resp)
 	return err

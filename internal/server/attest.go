@@ -51,11 +51,6 @@ type tpmChallengeResponse struct {
 type activateRequest struct {
 	enrollRequest
 	Activation *devicekey.TPMActivation `json:"activation"`
-	// Quotes is set by an agent that binds its reports to TPM quotes: only
-	// then is the AK kept, and a quote required from then on. An agent
-	// from before quotes leaves it out and goes on reporting without one
-	// (its certificates' hardware claim is then not affirming).
-	Quotes bool `json:"quotes,omitempty"`
 }
 
 // tpmVerdict is what a verified attestation established.
@@ -78,7 +73,7 @@ func (s *Server) startTPMEnrollment(w http.ResponseWriter, r *http.Request, req 
 		return err
 	}
 	exp := s.opts.Now().Add(activationTTL).UTC().Truncate(time.Second)
-	secret, err := s.activationSecret(r.Context(), req.TPM, jkt, exp)
+	secret, err := s.activationSecret(r.Context(), req.TPM, jkt, exp, req.Quotes)
 	if err != nil {
 		return err
 	}
@@ -126,7 +121,7 @@ func (s *Server) handleEnrollActivate(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	jkt := jwk.Thumbprint()
-	want, err := s.activationSecret(r.Context(), req.TPM, jkt, exp.UTC())
+	want, err := s.activationSecret(r.Context(), req.TPM, jkt, exp.UTC(), req.Quotes)
 	if err != nil {
 		return err
 	}
@@ -266,10 +261,11 @@ func akParameters(a *devicekey.TPMAttestation) attest.AttestationParameters {
 	}
 }
 
-// activationSecret derives the credential secret for an attestation, key
-// and expiry: HMAC-SHA256 under a service secret, so the challenge needs no
-// state and a changed attestation, key or expiry gives another secret.
-func (s *Server) activationSecret(ctx context.Context, a *devicekey.TPMAttestation, jkt string, exp time.Time) ([]byte, error) {
+// activationSecret derives the credential secret for an attestation, key,
+// expiry and quotes flag: HMAC-SHA256 under a service secret, so the
+// challenge needs no state and a change to any of them gives another
+// secret.
+func (s *Server) activationSecret(ctx context.Context, a *devicekey.TPMAttestation, jkt string, exp time.Time, quotes bool) ([]byte, error) {
 	key, err := s.store.Secret(ctx, "tpm-activation-hmac-key", func() ([]byte, error) {
 		k := make([]byte, 32)
 		_, err := io.ReadFull(rand.Reader, k)
@@ -287,6 +283,9 @@ func (s *Server) activationSecret(ctx context.Context, a *devicekey.TPMAttestati
 	m.Write([]byte("healthgate tpm activation v1\x00" + jkt + "\x00"))
 	m.Write(binary.BigEndian.AppendUint64(nil, uint64(exp.Unix())))
 	m.Write(sum[:])
+	if quotes {
+		m.Write([]byte("\x00quotes"))
+	}
 	return m.Sum(nil), nil
 }
 

@@ -253,6 +253,14 @@ func TestTPMEnrollmentRefused(t *testing.T) {
 		if status != http.StatusForbidden || code(m) != "activation_failed" {
 			t.Errorf("secret replayed for another key: %d %v, want 403 activation_failed", status, m)
 		}
+		// The challenge was made without quotes: a captured activation
+		// replayed with quotes turned on (which would store the AK and lock
+		// out an agent that does not quote) does not activate.
+		status, m = e.post("/v1/enroll/activate", map[string]any{"public_key": jwk, "tpm": att, "quotes": true,
+			"activation": devicekey.TPMActivation{Secret: secret, ExpiresAt: ch.ExpiresAt}})
+		if status != http.StatusForbidden || code(m) != "activation_failed" {
+			t.Errorf("activation replayed with quotes flipped: %d %v, want 403 activation_failed", status, m)
+		}
 		// The right secret enrols the key as hardware-bound.
 		status, m = e.post("/v1/enroll/activate", map[string]any{"public_key": jwk, "tpm": att,
 			"activation": devicekey.TPMActivation{Secret: secret, ExpiresAt: ch.ExpiresAt}})

@@ -43,6 +43,13 @@ type enrollRequest struct {
 	Platform  string        `json:"platform,omitempty"`
 	// TPM, when present, attests that the key lives in a TPM (attest.go).
 	TPM *devicekey.TPMAttestation `json:"tpm,omitempty"`
+	// Quotes is set by an agent that binds its reports to TPM quotes: only
+	// then is the AK kept, and a quote required from then on. It is sent
+	// with both steps of a TPM enrolment and bound into the activation
+	// secret, so a captured activation cannot be replayed with it flipped.
+	// An agent from before quotes leaves it out and goes on reporting
+	// without one (its certificates' hardware claim is then not affirming).
+	Quotes bool `json:"quotes,omitempty"`
 }
 
 type enrollResponse struct {
