@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/healthgate/healthgate/internal/store"
+	"github.com/healthgate/healthgate/internal/store/storetest"
 )
 
 // TestSurveillanceDayOnceAcrossNodes: nodes closing one day at the same
@@ -19,31 +19,15 @@ func TestSurveillanceDayOnceAcrossNodes(t *testing.T) {
 	ctx := context.Background()
 	dbs := openNodes(t, 4)
 	const day = 20000
-	errs := make([]error, len(dbs))
-	var wg sync.WaitGroup
-	for i, db := range dbs {
-		wg.Go(func() {
-			d := store.SurveillanceDay{Day: day, Closed: store.DayStart(day + 1), Reporting: []store.RegionCount{{Devices: 100 + i}}}
-			for k := range 50 {
-				d.Sightings = append(d.Sightings, store.SightingCount{Key: fmt.Sprintf("finding:k%02d", k), Devices: i + 1})
-			}
-			errs[i] = db.PutSurveillanceDay(ctx, d)
-		})
-	}
-	wg.Wait()
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && winner < 0:
-			winner = i
-		case err == nil:
-			t.Errorf("nodes %d and %d both stored the day", winner, i)
-		case !errors.Is(err, store.ErrConflict):
-			t.Errorf("node %d: err = %v, want nil or ErrConflict", i, err)
+	winner := storetest.Race(t, len(dbs), store.ErrConflict, func(i int) error {
+		d := store.SurveillanceDay{Day: day, Closed: store.DayStart(day + 1), Reporting: []store.RegionCount{{Devices: 100 + i}}}
+		for k := range 50 {
+			d.Sightings = append(d.Sightings, store.SightingCount{Key: fmt.Sprintf("finding:k%02d", k), Devices: i + 1})
 		}
-	}
+		return dbs[i].PutSurveillanceDay(ctx, d)
+	})
 	if winner < 0 {
-		t.Fatal("no node stored the day")
+		t.FailNow()
 	}
 	got, err := dbs[0].SurveillanceDay(ctx, day)
 	if err != nil {
@@ -111,23 +95,9 @@ func TestDeviceAKAcrossNodes(t *testing.T) {
 	if _, _, err := dbs[0].EnrollDevice(ctx, store.Device{ID: "dev1", PublicKey: []byte("{}"), JKT: "j1"}); err != nil {
 		t.Fatal(err)
 	}
-	errs := make([]error, len(dbs))
-	var wg sync.WaitGroup
-	for i, db := range dbs {
-		wg.Go(func() { errs[i] = db.PutDeviceAK(ctx, "dev1", []byte{0x00, byte(i)}, time.Now()) })
-	}
-	wg.Wait()
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && winner < 0:
-			winner = i
-		case err == nil:
-			t.Errorf("nodes %d and %d both stored their key", winner, i)
-		case !errors.Is(err, store.ErrConflict):
-			t.Errorf("node %d: err = %v, want nil or ErrConflict", i, err)
-		}
-	}
+	winner := storetest.Race(t, len(dbs), store.ErrConflict, func(i int) error {
+		return dbs[i].PutDeviceAK(ctx, "dev1", []byte{0x00, byte(i)}, time.Now())
+	})
 	if ak, err := dbs[1].DeviceAK(ctx, "dev1"); err != nil || winner < 0 || ak[1] != byte(winner) {
 		t.Errorf("DeviceAK = %x, %v, want node %d's key", ak, err, winner)
 	}

@@ -50,8 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 
 // Race makes n calls of fn at once and checks that exactly one succeeds
 // and every other fails with lost: what single use means, whichever
-// goroutine (or node) wins.
-func Race(t *testing.T, n int, lost error, fn func(i int) error) {
+// goroutine (or node) wins. It returns the winner's i, -1 when none won.
+func Race(t *testing.T, n int, lost error, fn func(i int) error) (winner int) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -59,18 +59,21 @@ func Race(t *testing.T, n int, lost error, fn func(i int) error) {
 		wg.Go(func() { errs[i] = fn(i) })
 	}
 	wg.Wait()
-	won := 0
+	winner = -1
 	for i, err := range errs {
 		switch {
+		case err == nil && winner < 0:
+			winner = i
 		case err == nil:
-			won++
+			t.Errorf("calls %d and %d both succeeded, want exactly 1", winner, i)
 		case !errors.Is(err, lost):
 			t.Errorf("call %d: unexpected error %v", i, err)
 		}
 	}
-	if won != 1 {
-		t.Errorf("%d of %d calls succeeded, want exactly 1", won, n)
+	if winner < 0 {
+		t.Errorf("none of %d calls succeeded, want exactly 1", n)
 	}
+	return winner
 }
 
 var t0 = time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
