@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/healthgate/healthgate/internal/httpsafe"
 )
 
 // Outcomes.
@@ -124,7 +125,7 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("healthgate: base URL %q is not an absolute URL", baseURL)
 	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+	if !httpsafe.Secure(u) {
 		return nil, fmt.Errorf("healthgate: base URL %q must be https (or http to loopback)", baseURL)
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
@@ -146,16 +147,6 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 		o(c)
 	}
 	return c, nil
-}
-
-// isLoopback reports whether host is localhost or a loopback IP address
-// ("127.x.example" is a DNS name that can point anywhere).
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // maxAnswer bounds what is read of an answer.

@@ -9,13 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/healthgate/healthgate/internal/httpsafe"
 )
 
 // Limits on a JWKS, wherever it comes from.
@@ -278,20 +279,7 @@ func (r *RemoteJWKS) fetch(ctx context.Context) (map[string]ed25519.PublicKey, t
 	// A redirect is held to the same rule as the URL: an https server (or
 	// whoever answers for it) must not send the fetch to plain http, where
 	// anyone on the path could hand out keys.
-	client := *r.client
-	next := client.CheckRedirect
-	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if err := checkURL(req.URL.String()); err != nil {
-			return err
-		}
-		if next != nil {
-			return next(req, via)
-		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		return nil
-	}
+	client := httpsafe.CheckRedirects(r.client, func(u *url.URL) error { return checkURL(u.String()) })
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, 0, err
@@ -342,8 +330,7 @@ func checkURL(raw string) error {
 	case "https":
 		return nil
 	case "http":
-		host := u.Hostname()
-		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		if httpsafe.Loopback(u.Hostname()) {
 			return nil
 		}
 		return fmt.Errorf("jwks url %s: http is allowed only to loopback addresses; use https", raw)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/healthgate/healthgate/evidence"
+	"github.com/healthgate/healthgate/internal/httpsafe"
 )
 
 // DefaultLocalAddr is where the agent answers checkout pages: loopback only,
@@ -170,7 +171,7 @@ func loopbackHost(r *http.Request) bool {
 	if err != nil {
 		host, port = r.Host, "80"
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !httpsafe.Loopback(host) {
 		return false
 	}
 	if addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
 
+	"github.com/healthgate/healthgate/internal/httpsafe"
 	"github.com/healthgate/healthgate/internal/intel/intelstore"
 	"github.com/healthgate/healthgate/internal/stix"
 	"github.com/healthgate/healthgate/internal/taxii"
@@ -59,7 +59,7 @@ func runIntelPull(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		problems = append(problems, "--server is required")
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
 		problems = append(problems, fmt.Sprintf("--server %q is not an http(s) URL", redactURL(*server)))
-	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && !httpsafe.Loopback(u.Hostname()):
 		problems = append(problems, "--server must be https (http only to loopback): the token travels with every request")
 	}
 	if *token == "" {
@@ -129,12 +129,4 @@ func runIntelPull(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stdout, "the next pull resumes after %s\n", stix.FormatTimestampMicro(res.AddedAfter))
 	}
 	return exitOK
-}
-
-func isLoopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }

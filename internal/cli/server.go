@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/healthgate/healthgate/evidence"
+	"github.com/healthgate/healthgate/internal/httpsafe"
 	"github.com/healthgate/healthgate/internal/issuer"
 	"github.com/healthgate/healthgate/internal/policy"
 	"github.com/healthgate/healthgate/internal/risk"
@@ -404,7 +405,7 @@ func parsePull(v string) (server.PartnerPull, error) {
 			p.Partner = val
 		case "url":
 			u, err := url.Parse(val)
-			if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+			if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && httpsafe.Loopback(u.Hostname()))) {
 				return p, fmt.Errorf("url %q: https, or http only to loopback", redactURL(val))
 			}
 			p.URL = val

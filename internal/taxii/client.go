@@ -9,13 +9,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/healthgate/healthgate/internal/httpsafe"
 	"github.com/healthgate/healthgate/internal/stix"
 	"github.com/healthgate/healthgate/internal/store"
 )
@@ -44,42 +44,17 @@ func (c *Client) http() *http.Client {
 	if c.Token == "" {
 		return hc
 	}
-	guarded := *hc
-	check := hc.CheckRedirect
-	guarded.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if err := tokenSafe(req.URL); err != nil {
-			return err
-		}
-		if check != nil {
-			return check(req, via)
-		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		return nil
-	}
-	return &guarded
+	return httpsafe.CheckRedirects(hc, tokenSafe)
 }
 
 // tokenSafe refuses a URL the Bearer token must not travel to: plain http
 // to a host that is not loopback. Discovery answers and redirects come
 // from the server, so they are checked like the URL the operator gave.
 func tokenSafe(u *url.URL) error {
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	if httpsafe.Secure(u) {
 		return nil
 	}
 	return fmt.Errorf("refusing to send the token to %s over plain http (https only, except to loopback)", u.Redacted())
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }
 
 // RemoteError is a TAXII error answered by a server.
