@@ -89,6 +89,20 @@ func URLOrigin(raw string) (string, error) {
 	return u.Scheme + "://" + host, nil
 }
 
+// ParseOrigin reads an origin written on its own (an allowlist entry such
+// as https://shop.example, a trailing slash allowed) and returns it as
+// URLOrigin does; user info, a path, a query or a fragment is an error.
+func ParseOrigin(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", err
+	}
+	if u.User != nil || u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", fmt.Errorf("%q is not an origin (scheme://host[:port], nothing after)", s)
+	}
+	return URLOrigin(s)
+}
+
 // MaxProofAge bounds how old a proof may be when the decision is made.
 const MaxProofAge = 5 * time.Minute
 

@@ -134,3 +134,23 @@ func TestProofOneSpelling(t *testing.T) {
 		}
 	}
 }
+
+func TestParseOrigin(t *testing.T) {
+	for in, want := range map[string]string{
+		"HTTPS://Shop.Example:443/": "https://shop.example",
+		"http://localhost:8080":     "http://localhost:8080",
+		"https://[::1]:8443":        "https://[::1]:8443",
+		"https://user@shop.example": "",
+		"https://shop.example/pay":  "",
+		"https://shop.example?x":    "",
+		"https://shop.example#x":    "",
+		"null":                      "",
+		"ftp://shop.example":        "",
+		"https://shop.example:0":    "",
+	} {
+		got, err := evidence.ParseOrigin(in)
+		if want == "" && err == nil || want != "" && (err != nil || got != want) {
+			t.Errorf("ParseOrigin(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

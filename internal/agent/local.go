@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -112,12 +111,7 @@ func (l *local) SetOrigins(origins []string) {
 // Origin header (lower-case scheme and host, no default port, no path), or
 // "" when it is not an http(s) origin; "null" never is.
 func webOrigin(s string) string {
-	s = strings.TrimSpace(s)
-	u, err := url.Parse(s)
-	if err != nil || u.User != nil || u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return ""
-	}
-	o, err := evidence.URLOrigin(s)
+	o, err := evidence.ParseOrigin(strings.TrimSpace(s))
 	if err != nil {
 		return ""
 	}

@@ -330,16 +330,7 @@ func loadEKCAs(path string) (roots, intermediates *x509.CertPool, err error) {
 // checkoutOrigin returns a page origin the way browsers write it in the
 // Origin header (lower case, no default port, no trailing slash), which is
 // how agents compare the allowlist the server publishes.
-func checkoutOrigin(o string) (string, error) {
-	u, err := url.Parse(o)
-	if err != nil {
-		return "", err
-	}
-	if u.User != nil || u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return "", errors.New("not an origin")
-	}
-	return evidence.URLOrigin(o)
-}
+func checkoutOrigin(o string) (string, error) { return evidence.ParseOrigin(o) }
 
 // startServer opens the store and builds the server.
 func startServer(ctx context.Context, cfg ServerConfig, log *slog.Logger) (*server.Server, func(), error) {
